@@ -1,0 +1,3 @@
+"""mgrd: Step-Audio-R1 and Modality-Grounded Reasoning Distillation, in one package."""
+
+__version__ = "0.1.0"
