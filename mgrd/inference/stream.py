@@ -24,6 +24,7 @@ class Detokenizer:
         self.ids: list[int] = []
         self._prefix = 0
         self._read = 0
+        self.text = ""
 
     def push(self, token_id: int) -> str:
         self.ids.append(token_id)
@@ -33,14 +34,18 @@ class Detokenizer:
         if len(after) <= len(before) or after.endswith(_REPLACEMENT):
             return ""
         self._prefix, self._read = self._read, len(self.ids)
-        return after[len(before):]
+        delta = after[len(before):]
+        self.text += delta
+        return delta
 
     def flush(self) -> str:
         """Whatever is still held back at the end (possibly with replacement characters)."""
-        before = self.tokenizer.decode(self.ids[self._prefix:self._read])
-        after = self.tokenizer.decode(self.ids[self._prefix:])
+        full = self.tokenizer.decode(self.ids)
         self._prefix = self._read = len(self.ids)
-        return after[len(before):]
+        if not full.startswith(self.text):
+            return ""  # only possible around invalid UTF-8; the emitted text stands
+        delta, self.text = full[len(self.text):], full
+        return delta
 
 
 def _held_prefix(text: str, patterns: tuple[str, ...]) -> int:

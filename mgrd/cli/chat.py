@@ -1,0 +1,111 @@
+"""`mgrd chat`: ask a checkpoint about audio; the reasoning is shown dimmed, then the answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from mgrd.cli.errors import user_errors
+
+console = Console(highlight=False)
+
+
+def _load(model_dir: Path, dtype: str, device: str):
+    from mgrd.chat import Tokenizer
+    from mgrd.inference import Engine
+    from mgrd.model import load_pretrained
+    from mgrd.runtime import resolve_device, resolve_dtype
+
+    if not (model_dir / "config.json").exists():
+        raise FileNotFoundError(f"{model_dir} has no config.json; expected a checkpoint directory")
+    tokenizer = Tokenizer.from_dir(model_dir)
+    model = load_pretrained(model_dir, dtype=resolve_dtype(dtype), device=resolve_device(device),
+                            tokenizer_special_ids=tokenizer.special)
+    return Engine(model, tokenizer)
+
+
+def _print_result(reasoning: str, answer: str) -> None:
+    if reasoning:
+        console.print("[dim]── reasoning ──[/]")
+        console.print(reasoning, style="dim", markup=False)
+    console.print("[bold]── answer ──[/]")
+    console.print(answer, markup=False)
+
+
+def _ask(engine, messages, params, stream: bool) -> str:
+    from mgrd.inference import build_prompt
+
+    prompt = build_prompt(messages, engine.tokenizer)
+    if not stream:
+        gen = engine.generate([prompt], params)[0][0]
+        _print_result(gen.reasoning, gen.answer)
+        return gen.answer
+    answer, in_answer, started = [], False, False
+    for event in engine.stream([prompt], params):
+        if event.reasoning:
+            if not started:
+                console.print("[dim]── reasoning ──[/]")
+                started = True
+            console.print(event.reasoning, style="dim", end="", markup=False)
+        if event.answer:
+            if not in_answer:
+                console.print(("\n" if started else "") + "[bold]── answer ──[/]")
+                in_answer = True
+            console.print(event.answer, end="", markup=False)
+            answer.append(event.answer)
+    console.print()
+    return "".join(answer)
+
+
+def chat(
+    question: Annotated[str | None, typer.Argument(help="the question; omit it for an interactive session")] = None,
+    model: Annotated[Path, typer.Option("--model", help="checkpoint directory")] = Path("runs/quickstart/final"),
+    audio: Annotated[list[Path] | None, typer.Option("--audio", help="audio file (wav, flac, ogg, mp3); repeatable")] = None,
+    system: Annotated[str | None, typer.Option(help="system prompt")] = None,
+    thinking_budget: Annotated[int | None, typer.Option(help="close the reasoning after this many tokens")] = None,
+    no_think: Annotated[bool, typer.Option("--no-think", help="answer without reasoning (budget 0)")] = False,
+    stream: Annotated[bool, typer.Option(help="print tokens as they are generated")] = False,
+    max_tokens: Annotated[int, typer.Option(help="most tokens to generate")] = 1024,
+    temperature: Annotated[float, typer.Option(help="0 = greedy")] = 0.7,
+    top_p: Annotated[float, typer.Option()] = 1.0,
+    repetition_penalty: Annotated[float, typer.Option()] = 1.0,
+    seed: Annotated[int | None, typer.Option()] = None,
+    dtype: Annotated[str, typer.Option(help="float32 or bfloat16")] = "float32",
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "auto",
+) -> None:
+    """Chat with a checkpoint about audio clips."""
+    from mgrd.inference import SamplingParams
+
+    with user_errors():
+        if no_think and thinking_budget not in (None, 0):
+            raise ValueError("--no-think and --thinking-budget N > 0 contradict each other; give one")
+        for path in audio or []:
+            if not path.is_file():
+                raise FileNotFoundError(f"audio file {path} does not exist")
+        params = SamplingParams(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                                repetition_penalty=repetition_penalty, seed=seed,
+                                thinking_budget=0 if no_think else thinking_budget)
+        engine = _load(model, dtype, device)
+        history = [{"role": "system", "content": system}] if system else []
+        pending_audio = [{"type": "audio", "audio": str(p)} for p in audio or []]
+        interactive = question is None
+        while True:
+            if interactive:
+                try:
+                    question = console.input("[bold cyan]you>[/] ")
+                except (EOFError, KeyboardInterrupt):
+                    console.print()
+                    return
+                if not question.strip():
+                    continue
+            content = [{"type": "text", "text": question}] + pending_audio
+            pending_audio = []
+            history.append({"role": "user", "content": content})
+            answer = _ask(engine, history, params, stream)
+            # Later turns carry the answer only, as most clients resend history without the thinking.
+            history.append({"role": "assistant", "content": answer})
+            if not interactive:
+                return

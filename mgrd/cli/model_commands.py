@@ -1,0 +1,92 @@
+"""`mgrd init-tiny` and `mgrd info`: make a random tiny checkpoint, describe any checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mgrd.cli.errors import user_errors
+
+console = Console()
+
+
+def init_tiny(
+    out: Annotated[Path, typer.Argument(help="directory to create")],
+    seed: Annotated[int, typer.Option(help="initialisation seed")] = 0,
+    vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size of the tokenizer")] = 2048,
+    force: Annotated[bool, typer.Option(help="overwrite an existing checkpoint")] = False,
+) -> None:
+    """Write a random tiny checkpoint (official layout + a small BPE tokenizer)."""
+    from mgrd.chat import train_tokenizer
+    from mgrd.chat.corpus import tiny_corpus
+    from mgrd.model import AudioTokenIds, build_model, save_pretrained, tiny_config
+
+    with user_errors():
+        if (out / "config.json").exists() and not force:
+            raise ValueError(f"{out} already holds a checkpoint; pass --force to overwrite it")
+        tokenizer = train_tokenizer(tiny_corpus(), vocab_size=vocab_size)
+        special = tokenizer.special
+        config = tiny_config(
+            -(-tokenizer.vocab_size // 64) * 64,  # embedding rows padded, as released checkpoints do
+            audio_token_ids=AudioTokenIds(special.audio_start, special.audio_end, special.audio_patch),
+            eos_token_ids=(special.eot, special.endoftext), pad_token_id=special.endoftext)
+        model = build_model(config, seed=seed)
+        save_pretrained(model, out, tokenizer=tokenizer)
+    total = sum(p.numel() for p in model.parameters())
+    console.print(f"wrote a random tiny checkpoint ({total / 1e6:.2f} M parameters) to {out}")
+
+
+def _tensor_shapes(model_dir: Path) -> dict[str, tuple[int, ...]]:
+    from safetensors import safe_open
+
+    index = model_dir / "model.safetensors.index.json"
+    files = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.exists() \
+        else ["model.safetensors"]
+    shapes = {}
+    for name in files:
+        with safe_open(str(model_dir / name), framework="pt") as f:
+            for key in f.keys():
+                shapes[key] = tuple(f.get_slice(key).get_shape())
+    return shapes
+
+
+def info(model: Annotated[Path, typer.Option("--model", help="checkpoint directory")]) -> None:
+    """Config summary, parameter counts and special tokens of a checkpoint."""
+    from mgrd.model import read_config
+
+    with user_errors():
+        if not (model / "config.json").exists():
+            raise FileNotFoundError(f"{model} has no config.json; expected a checkpoint directory")
+        cfg = read_config(model)
+        shapes = _tensor_shapes(model)
+    t, e, a = cfg.text, cfg.encoder, cfg.adaptor
+    table = Table(title=f"{model}", show_header=False)
+    table.add_row("decoder", f"Qwen2 hidden {t.hidden_size}, {t.num_hidden_layers} layers, "
+                  f"{t.num_attention_heads} heads / {t.num_key_value_heads} kv, ffn {t.intermediate_size}, "
+                  f"vocab {t.vocab_size}, rope θ {t.rope_theta:g}")
+    table.add_row("audio encoder", f"d {e.n_audio_state}, {e.n_audio_layer} layers, {e.n_audio_head} heads, "
+                  f"{e.n_mels} mels, {e.n_audio_ctx} positions")
+    table.add_row("adaptor", f"{a.n_audio_state} → {a.adapter_state} → {a.llm_dim}, stride {a.adapter_stride}")
+    parts = {"encoder": 0, "adapter": 0, "model": 0, "lm_head": 0}
+    for key, shape in shapes.items():
+        n = 1
+        for d in shape:
+            n *= d
+        parts[key.split(".")[0]] = parts.get(key.split(".")[0], 0) + n
+    for part, n in parts.items():
+        table.add_row(f"parameters: {part}", f"{n:,}")
+    table.add_row("parameters: total", f"{sum(parts.values()):,}")
+    ids = cfg.audio_token_ids
+    table.add_row("audio tokens", f"<audio_start> {ids.start}, <audio_end> {ids.end}, <audio_patch> {ids.patch}")
+    if (model / "tokenizer.json").exists():
+        from mgrd.chat import Tokenizer
+
+        with user_errors():
+            special = Tokenizer.from_dir(model).special
+        table.add_row("special tokens", ", ".join(f"{k} {v}" for k, v in vars(special).items()))
+    console.print(table)
