@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import typer
 
 from mgrd.cli import chat, model_commands
@@ -11,6 +13,16 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 app.command("init-tiny")(model_commands.init_tiny)
 app.command("info")(model_commands.info)
 app.command("chat")(chat.chat)
+
+# Command groups that live in their own modules; each module has `register(app)`.
+for _name in ("serve", "world", "evaluate", "train"):
+    try:
+        _module = importlib.import_module(f"mgrd.cli.{_name}")
+    except ModuleNotFoundError as _e:
+        if _e.name != f"mgrd.cli.{_name}":
+            raise
+        continue
+    _module.register(app)
 
 if __name__ == "__main__":
     app()
