@@ -32,7 +32,10 @@ def _print_result(reasoning: str, answer: str) -> None:
         console.print("[dim]── reasoning ──[/]")
         console.print(reasoning, style="dim", markup=False)
     console.print("[bold]── answer ──[/]")
-    console.print(answer, markup=False)
+    if answer:
+        console.print(answer, markup=False)
+    else:
+        console.print("(none: generation ended inside the reasoning)", style="dim")
 
 
 def _ask(engine, messages, params, stream: bool) -> str:
@@ -56,6 +59,9 @@ def _ask(engine, messages, params, stream: bool) -> str:
                 in_answer = True
             console.print(event.answer, end="", markup=False)
             answer.append(event.answer)
+    if not in_answer:
+        console.print(("\n" if started else "") + "[bold]── answer ──[/]")
+        console.print("(none: generation ended inside the reasoning)", style="dim")
     console.print()
     return "".join(answer)
 
