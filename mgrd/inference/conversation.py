@@ -65,10 +65,14 @@ def _part_source(part: dict, where: str, limits: AudioLimits):
     return source
 
 
-def build_prompt(messages: list[dict], tokenizer, *, tools: list | None = None,
-                 limits: AudioLimits = AudioLimits(), add_generation_prompt: bool = True,
-                 continue_final_message: bool = False) -> Prompt:
-    """Decode, chunk and featurise the audio of `messages`, render and tokenize the prompt."""
+def expand_audio(messages: list[dict], *, limits: AudioLimits = AudioLimits()
+                 ) -> tuple[list[dict], list, list[int]]:
+    """Decode, chunk and featurise every audio part of `messages`.
+
+    Returns the messages with each audio part replaced by one `{"type": "audio"}` placeholder
+    per chunk, the log-mel chunks `[128, T_i]` in prompt order, and their audio token counts.
+    Training data (`encode`) and prompts (`encode_prompt`) both expand audio through here.
+    """
     if not isinstance(messages, list) or not messages:
         raise ValueError("messages must be a non-empty list")
     messages = copy.copy(messages)
@@ -97,6 +101,14 @@ def build_prompt(messages: list[dict], tokenizer, *, tools: list | None = None,
                 counts.append(num_audio_tokens(mel.shape[-1]))
                 new_content.append({"type": "audio"})
         messages[mi] = {**message, "content": new_content}
+    return messages, mels, counts
+
+
+def build_prompt(messages: list[dict], tokenizer, *, tools: list | None = None,
+                 limits: AudioLimits = AudioLimits(), add_generation_prompt: bool = True,
+                 continue_final_message: bool = False) -> Prompt:
+    """Decode, chunk and featurise the audio of `messages`, render and tokenize the prompt."""
+    messages, mels, counts = expand_audio(messages, limits=limits)
     encoded = encode_prompt(messages, counts, tokenizer, tools=tools, add_generation_prompt=add_generation_prompt,
                             continue_final_message=continue_final_message)
     return Prompt(tuple(encoded.input_ids), tuple(mels))

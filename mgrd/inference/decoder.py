@@ -32,6 +32,21 @@ class KVCache:
                        [v.index_select(0, rows) for v in self.values], self.length)
 
 
+FUSE_MAX_PARAMETERS = 600_000_000
+
+
+@dataclass
+class _LayerPlan:
+    """The weights one decoder layer needs, fused or by reference."""
+
+    ln1: torch.Tensor
+    qkv: list[tuple[torch.Tensor, torch.Tensor | None]]   # one fused (w, b) or three
+    o: torch.Tensor
+    ln2: torch.Tensor
+    gate_up: list[torch.Tensor]                            # one fused or two
+    down: torch.Tensor
+
+
 class FastDecoder:
     """Runs `model` (a Qwen2Model) and `lm_head` with a static KV cache.
 
@@ -50,6 +65,13 @@ class FastDecoder:
         if rope.get("rope_type", "default") != "default":
             raise ValueError(f"the fast decoder supports default RoPE only, got {rope.get('rope_type')!r}")
         self._rope_cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        n_params = sum(p.numel() for p in model.parameters())
+        # Fusing q/k/v and gate/up into single matmuls copies those weights: worth it for small
+        # models (fewer, larger matmuls), not for billions of parameters.
+        self.fuse = n_params <= FUSE_MAX_PARAMETERS
+        self._plans: list[_LayerPlan] = []
+        self._stamp: tuple = ()
+        self.refresh()
 
     # -- pieces --------------------------------------------------------------------------------
     def _rope(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,16 +89,39 @@ class FastDecoder:
         return cos[positions].unsqueeze(1).to(dtype), sin[positions].unsqueeze(1).to(dtype)
 
     def _rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        dtype = x.dtype
-        x = x.float()
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-        return weight * x.to(dtype)
+        # As transformers' Qwen2RMSNorm: normalise in float32, cast back, then scale.
+        return weight * F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).to(x.dtype)
 
     @staticmethod
     def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         half = x.shape[-1] // 2
         rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
         return x * cos + rotated * sin
+
+    # -- weights -------------------------------------------------------------------------------
+    def _weight_stamp(self) -> tuple:
+        """Identity and in-place version of every parameter; changes when training updates them."""
+        return tuple((p.data_ptr(), p._version) for p in self.model.parameters())
+
+    def refresh(self) -> None:
+        """Rebuild the layer plans if the model's weights changed since they were made."""
+        stamp = self._weight_stamp()
+        if stamp == self._stamp:
+            return
+        plans = []
+        with torch.no_grad():
+            for layer in self.model.layers:
+                a, m = layer.self_attn, layer.mlp
+                projections = [(a.q_proj.weight, a.q_proj.bias), (a.k_proj.weight, a.k_proj.bias),
+                               (a.v_proj.weight, a.v_proj.bias)]
+                gate_up = [m.gate_proj.weight, m.up_proj.weight]
+                if self.fuse:
+                    projections = [(torch.cat([w for w, _ in projections]),
+                                    torch.cat([b for _, b in projections]))]
+                    gate_up = [torch.cat(gate_up)]
+                plans.append(_LayerPlan(layer.input_layernorm.weight, projections, a.o_proj.weight,
+                                        layer.post_attention_layernorm.weight, gate_up, m.down_proj.weight))
+        self._plans, self._stamp = plans, stamp
 
     # -- public --------------------------------------------------------------------------------
     def new_cache(self, batch: int, capacity: int) -> KVCache:
@@ -104,8 +149,8 @@ class FastDecoder:
         cos, sin = self._rope(positions, embeds.dtype)
         mask = self._mask(pad, start, end, embeds.device)
         x = embeds
-        for i, layer in enumerate(self.model.layers):
-            x = self._layer(layer, x, cos, sin, cache.keys[i], cache.values[i], start, end, mask)
+        for i, plan in enumerate(self._plans):
+            x = self._layer(plan, x, cos, sin, cache.keys[i], cache.values[i], start, end, mask)
         cache.length = end
         x = self._rms_norm(x[:, -1], self.model.norm.weight)
         return self.lm_head(x).float()
@@ -124,20 +169,39 @@ class FastDecoder:
         # A padding query sees no valid key; let it see itself so softmax stays finite (unused).
         return mask | (keys.view(1, 1, 1, end) == queries.view(1, 1, L, 1))
 
-    def _layer(self, layer, x, cos, sin, k_cache, v_cache, start, end, mask):
+    def _attend(self, q, k, v, mask):
+        """Attention of q [B, H, L, d] over cached k, v [B, KV, T, d] (grouped-query)."""
+        B, H, L, d = q.shape
+        if L > 1:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=self.n_kv != H)
+        # One query per row: two small matmuls beat the fused kernel's set-up cost here.
+        group = H // self.n_kv
+        qg = q.view(B, self.n_kv, group, d)
+        scores = torch.matmul(qg, k.transpose(-1, -2)).mul_(d ** -0.5)
+        if mask is not None:
+            scores = scores.masked_fill(~mask.view(B, 1, 1, -1), float("-inf"))
+        return torch.matmul(scores.softmax(dim=-1), v).view(B, H, 1, d)
+
+    def _layer(self, plan: _LayerPlan, x, cos, sin, k_cache, v_cache, start, end, mask):
         B, L, _ = x.shape
-        attn = layer.self_attn
-        h = self._rms_norm(x, layer.input_layernorm.weight)
-        q = attn.q_proj(h).view(B, L, self.n_heads, self.head_dim).transpose(1, 2)
-        k = attn.k_proj(h).view(B, L, self.n_kv, self.head_dim).transpose(1, 2)
-        v = attn.v_proj(h).view(B, L, self.n_kv, self.head_dim).transpose(1, 2)
-        q, k = self._rotate(q, cos, sin), self._rotate(k, cos, sin)
+        h = self._rms_norm(x, plan.ln1)
+        heads = self.n_heads + 2 * self.n_kv
+        if len(plan.qkv) == 1:
+            qkv = F.linear(h, *plan.qkv[0]).view(B, L, heads, self.head_dim).transpose(1, 2)
+        else:
+            qkv = torch.cat([F.linear(h, w, b) for w, b in plan.qkv], dim=-1)
+            qkv = qkv.view(B, L, heads, self.head_dim).transpose(1, 2)
+        # q and k share the rotation: one op over both.
+        qk = self._rotate(qkv[:, :self.n_heads + self.n_kv], cos, sin)
+        q, k = qk[:, :self.n_heads], qk[:, self.n_heads:]
+        v = qkv[:, self.n_heads + self.n_kv:]
         k_cache[:, :, start:end] = k
         v_cache[:, :, start:end] = v
-        o = F.scaled_dot_product_attention(
-            q, k_cache[:, :, :end], v_cache[:, :, :end], attn_mask=mask,
-            is_causal=False, enable_gqa=self.n_kv != self.n_heads)
-        x = x + attn.o_proj(o.transpose(1, 2).reshape(B, L, -1))
-        h = self._rms_norm(x, layer.post_attention_layernorm.weight)
-        mlp = layer.mlp
-        return x + mlp.down_proj(F.silu(mlp.gate_proj(h)) * mlp.up_proj(h))
+        o = self._attend(q, k_cache[:, :, :end], v_cache[:, :, :end], mask)
+        x = x + F.linear(o.transpose(1, 2).reshape(B, L, -1), plan.o)
+        h = self._rms_norm(x, plan.ln2)
+        if len(plan.gate_up) == 1:
+            gate, up = F.linear(h, plan.gate_up[0]).chunk(2, dim=-1)
+        else:
+            gate, up = (F.linear(h, w) for w in plan.gate_up)
+        return x + F.linear(F.silu(gate) * up, plan.down)

@@ -9,7 +9,7 @@ reason. Text (reasoning and answer apart) is decoded alongside for convenience a
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -43,7 +43,7 @@ class Generation:
     token_ids: list[int]
     logprobs: list[float]
     sampled_mask: list[bool]
-    finish_reason: str                  # "stop" (stop token or string) or "length"
+    finish_reason: str                  # "stop" (stop token or string), "length" or "abort"
     num_reasoning_tokens: int
     text: str = ""                      # generated text, stop token excluded
     reasoning: str = ""
@@ -61,6 +61,7 @@ class StreamEvent:
     reasoning: str = ""
     answer: str = ""
     finish_reason: str | None = None
+    reasoning_tokens: int = 0           # reasoning tokens of the sample so far
 
 
 @dataclass
@@ -113,12 +114,19 @@ class Engine:
         return results  # type: ignore[return-value]
 
     def stream(self, prompts: Sequence[Prompt],
-               params: SamplingParams | Sequence[SamplingParams] = SamplingParams()) -> Iterator[StreamEvent]:
-        """Events as tokens are generated; reasoning and answer text arrive separately."""
+               params: SamplingParams | Sequence[SamplingParams] = SamplingParams(), *,
+               abort: Callable[[int], bool] | None = None) -> Iterator[StreamEvent]:
+        """Events as tokens are generated; reasoning and answer text arrive separately.
+
+        `abort(prompt_index)` is asked once per step for each unfinished sample; when it says
+        True, that sample ends at once with finish_reason "abort" (a server aborts the
+        generation of a client that went away).
+        """
         per_prompt = self._params_list(prompts, params)
         step = self._prompts_per_batch(per_prompt)
         for start in range(0, len(prompts), step):
-            yield from self._run(prompts[start:start + step], per_prompt[start:start + step], start, stream=True)
+            yield from self._run(prompts[start:start + step], per_prompt[start:start + step], start,
+                                 stream=True, abort=abort)
 
     # -- batching ----------------------------------------------------------------------------------
     @staticmethod
@@ -169,7 +177,7 @@ class Engine:
         return ids, pad, cache, logits
 
     # -- the loop ----------------------------------------------------------------------------------
-    def _run(self, prompts, per_prompt, offset: int, *, stream: bool) -> Iterator:
+    def _run(self, prompts, per_prompt, offset: int, *, stream: bool, abort=None) -> Iterator:
         ids, pad, cache, logits = self._prefill(prompts, per_prompt)
         expand = torch.tensor([i for i, q in enumerate(per_prompt) for _ in range(q.n)], device=self.device)
         rows = [self._new_row(offset + i, s, q, stream) for i, q in enumerate(per_prompt) for s in range(q.n)]
@@ -197,6 +205,10 @@ class Engine:
             keep = []
             for j, r in enumerate(live):
                 event = self._advance(r, chosen[j], picked[j])
+                if r.finish is None and abort is not None and abort(r.prompt_index):
+                    r.finish = "abort"
+                    if event is not None:
+                        event.finish_reason = "abort"
                 if stream and event is not None:
                     yield event
                 if r.finish is None:
@@ -258,7 +270,8 @@ class Engine:
             delta = Delta(delta.reasoning + end.reasoning, delta.answer + end.answer)
         if r.detok is None:
             return None
-        return StreamEvent(r.prompt_index, r.sample_index, [token], delta.reasoning, delta.answer, r.finish)
+        return StreamEvent(r.prompt_index, r.sample_index, [token], delta.reasoning, delta.answer, r.finish,
+                           r.reasoning_tokens)
 
     def _finished(self, r: _Row) -> Generation:
         body = r.tokens[:-1] if r.finish == "stop" and r.tokens[-1] in r.stop_ids else r.tokens

@@ -147,3 +147,26 @@ def test_prompt_ids_match_encode_prompt(tokenizer, tone):
                              [num_audio_tokens(mel.shape[-1])], tokenizer)
     assert list(prompt.input_ids) == expected.input_ids
     assert torch.equal(prompt.audio_mels[0], mel)
+
+
+def test_engine_follows_weight_updates(tokenizer, tone):
+    """After an in-place update (as an optimizer step does), the engine uses the new weights."""
+    from mgrd.model import AudioTokenIds, build_model, micro_config
+
+    s = tokenizer.special
+    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch))
+    model = build_model(cfg, seed=3).eval()
+    with torch.no_grad():
+        model.lm_head.weight.mul_(20.0)
+    engine = Engine(model, tokenizer)
+    prompt = _prompt(tokenizer, "hi", tone)
+    params = SamplingParams(max_tokens=10, temperature=0)
+    before = engine.generate([prompt], params)[0][0].token_ids
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.q_proj.weight.add_(torch.randn_like(layer.self_attn.q_proj.weight))
+            layer.mlp.up_proj.weight.mul_(-1.0)
+    after = engine.generate([prompt], params)[0][0].token_ids
+    ref, _ = _reference_greedy(model, prompt, 10, engine.default_stop_ids)
+    assert after == ref
+    assert after != before
