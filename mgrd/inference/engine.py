@@ -178,6 +178,7 @@ class Engine:
 
     # -- the loop ----------------------------------------------------------------------------------
     def _run(self, prompts, per_prompt, offset: int, *, stream: bool, abort=None) -> Iterator:
+        self.decoder.refresh()  # the model may have been trained since the last call
         ids, pad, cache, logits = self._prefill(prompts, per_prompt)
         expand = torch.tensor([i for i, q in enumerate(per_prompt) for _ in range(q.n)], device=self.device)
         rows = [self._new_row(offset + i, s, q, stream) for i, q in enumerate(per_prompt) for s in range(q.n)]
