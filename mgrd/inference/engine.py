@@ -191,7 +191,7 @@ class Engine:
             live = [rows[i] for i in active]
             if seen is not None:
                 logits = apply_repetition_penalty(logits, seen, penalty)
-            logprobs = torch.log_softmax(logits, dim=-1)
+            log_norm = torch.logsumexp(logits, dim=-1)
             chosen = sample_rows(logits, [r.sampling for r in live]).tolist()
             for j, r in enumerate(live):
                 if r.forced:
@@ -200,7 +200,7 @@ class Engine:
                 else:
                     r.sampled.append(True)
             token_tensor = torch.tensor(chosen, device=self.device)
-            picked = logprobs.gather(1, token_tensor.unsqueeze(1)).squeeze(1).tolist()
+            picked = (logits.gather(1, token_tensor.unsqueeze(1)).squeeze(1) - log_norm).tolist()
             if seen is not None:
                 seen.scatter_(1, token_tensor.unsqueeze(1), True)
             keep = []
