@@ -43,6 +43,11 @@ class Task(ABC):
         content = [{"type": "text", "text": text}] + [{"type": "audio", "audio": a} for a in item.audio]
         return [{"role": "user", "content": content}]
 
+    def official_grade(self, item: TaskItem, answer: str) -> float | None:
+        """Score under the task's own published rule, applied to the answer as written; tasks
+        without one (the world's) use `grade`."""
+        return self.grade(item, answer)
+
     @abstractmethod
     def grade(self, item: TaskItem, answer: str) -> float | None:
         """Score of the final answer text (reasoning already removed): 1.0 right, 0.0 wrong,

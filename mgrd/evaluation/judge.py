@@ -1,0 +1,77 @@
+"""An LLM judge on any OpenAI-compatible endpoint, with its own cache of prompts and replies."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from mgrd.evaluation.cache import RecordStore
+from mgrd.evaluation.identity import stable_hash
+from mgrd.evaluation.retry import RequestFailed, RetryPolicy, post_json
+
+
+class Judge:
+    """Asks `model` at `base_url` each judge prompt once; replies are cached by (judge, prompt, sampling)
+    under `store`, failures are cached as failed and asked again next time.
+
+    With `base_url=None` the judge only reads its cache (reports rebuilt without network).
+    """
+
+    def __init__(self, base_url: str | None, model: str, store: RecordStore, *, concurrency: int = 4,
+                 timeout_s: float = 120.0, retry: RetryPolicy = RetryPolicy(), api_key: str | None = None) -> None:
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.model, self.store, self.concurrency, self.retry = model, store, concurrency, retry
+        self.client = None
+        if self.base_url:
+            headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+            self.client = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 30.0)),
+                                       headers=headers, limits=httpx.Limits(max_connections=concurrency))
+
+    def identity(self) -> dict:
+        return {"base_url": self.base_url, "model": self.model}
+
+    def key(self, prompt: str, sampling: Mapping) -> str:
+        return stable_hash({"judge_model": self.model, "prompt": prompt, "sampling": dict(sampling)})
+
+    def replies(self, jobs: Iterable[tuple[str, Mapping]]) -> dict[str, dict]:
+        """{key: record} for each (prompt, sampling); records have `status`, `reply` and `prompt`."""
+        wanted: dict[str, tuple[str, Mapping]] = {self.key(p, s): (p, s) for p, s in jobs}
+        out, missing = {}, []
+        for key, job in wanted.items():
+            record = self.store.get(key)
+            if record is not None and record.get("status") == "ok":
+                out[key] = record
+            else:
+                missing.append((key, job))
+        if missing and self.client is not None:
+            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="mgrd-judge") as pool:
+                for record in pool.map(lambda kj: self._ask(*kj), missing):
+                    self.store.put(record)
+                    out[record["key"]] = record
+        return out
+
+    def _ask(self, key: str, job: tuple[str, Mapping]) -> dict:
+        prompt, sampling = job
+        record = {"key": key, "judge_model": self.model, "base_url": self.base_url, "prompt": prompt,
+                  "sampling": dict(sampling), "status": "failed", "reply": "", "error": ""}
+        body = {"model": self.model, "messages": [{"role": "user", "content": prompt}], **dict(sampling)}
+        start = time.perf_counter()
+        try:
+            data, attempts = post_json(self.client, f"{self.base_url}/chat/completions", body, self.retry)
+            reply = data["choices"][0]["message"]["content"]
+            if not isinstance(reply, str):
+                raise TypeError("content is not text")
+            record.update(status="ok", reply=reply, attempts=attempts)
+        except RequestFailed as e:
+            record["error"] = str(e)
+        except (KeyError, IndexError, TypeError) as e:
+            record["error"] = f"malformed judge response ({e})"
+        record["latency_s"] = time.perf_counter() - start
+        return record
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
