@@ -1,0 +1,59 @@
+"""`mgrd serve`: an OpenAI-compatible HTTP server for a checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mgrd.cli.errors import user_errors
+
+
+def serve(
+    model: Annotated[Path, typer.Option("--model", help="checkpoint directory")] = Path("runs/quickstart/final"),
+    host: Annotated[str, typer.Option(help="address to listen on (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    api_key: Annotated[str | None, typer.Option(
+        envvar="MGRD_API_KEY", help="require 'Authorization: Bearer KEY' (all routes but /health)")] = None,
+    max_batch: Annotated[int, typer.Option(help="requests generated together in one engine batch")] = 8,
+    max_queue: Annotated[int, typer.Option(help="requests that may wait; beyond that 429 + Retry-After")] = 64,
+    max_audio_seconds: Annotated[float, typer.Option(help="longest audio part, in seconds")] = 600.0,
+    max_audio_mb: Annotated[float, typer.Option(help="largest encoded audio part, in MiB")] = 25.0,
+    max_request_mb: Annotated[float, typer.Option(help="largest request body, in MiB")] = 64.0,
+    max_model_len: Annotated[int | None, typer.Option(help="prompt + completion tokens (default: the model's)")] = None,
+    drain_timeout: Annotated[float, typer.Option(help="seconds in-flight requests get after SIGTERM")] = 30.0,
+    served_model_name: Annotated[str | None, typer.Option(help="the name clients send as 'model' "
+                                                                "(default: the directory name)")] = None,
+    dtype: Annotated[str, typer.Option(help="float32 or bfloat16")] = "float32",
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "auto",
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve a checkpoint with an OpenAI-compatible API (/v1/chat/completions, /v1/models, /health)."""
+    with user_errors():
+        from mgrd.chat import Tokenizer
+        from mgrd.inference import Engine
+        from mgrd.model import load_pretrained
+        from mgrd.runtime import resolve_device, resolve_dtype
+        from mgrd.serving import ServerSettings, create_app
+        from mgrd.serving import serve as run_server
+
+        mib = 1024 * 1024
+        settings = ServerSettings(
+            model_name=served_model_name or model.resolve().name, api_key=api_key, max_batch=max_batch,
+            max_queue=max_queue, max_audio_seconds=max_audio_seconds, max_audio_bytes=int(max_audio_mb * mib),
+            max_request_bytes=int(max_request_mb * mib), max_model_len=max_model_len, drain_timeout_s=drain_timeout)
+        if not 0 < port < 65536:
+            raise ValueError(f"--port {port} is not a TCP port; accepted: 1..65535")
+        if not (model / "config.json").exists():
+            raise FileNotFoundError(f"{model} has no config.json; expected a checkpoint directory")
+        tokenizer = Tokenizer.from_dir(model)
+        lm = load_pretrained(model, dtype=resolve_dtype(dtype), device=resolve_device(device),
+                             tokenizer_special_ids=tokenizer.special)
+        engine = Engine(lm, tokenizer, max_batch_size=max(32, max_batch))
+        app = create_app(engine, settings)
+    run_server(app, host=host, port=port, log_level=log_level)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

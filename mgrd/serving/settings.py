@@ -1,0 +1,62 @@
+"""ServerSettings: every knob of `mgrd serve`, validated once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MiB = 1024 * 1024
+
+# `reasoning_effort` -> thinking budget in reasoning tokens (None = unlimited; 0 = answer at once).
+REASONING_EFFORT_BUDGETS: dict[str, int | None] = {"none": 0, "minimal": 64, "low": 256, "medium": 1024,
+                                                    "high": None}
+AUDIO_FORMATS = ("wav", "flac", "mp3", "ogg", "opus")   # `input_audio.format` hints; the bytes are sniffed
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Limits and identity of one server.
+
+    `max_request_bytes` caps the whole HTTP body (checked while it arrives, before JSON parsing);
+    `max_audio_bytes` caps one encoded audio part (checked on the base64 length, before decoding);
+    `max_audio_seconds` one part's duration; `max_total_audio_seconds` all audio of a request.
+    `max_batch` requests share one engine batch; `max_queue` more may wait, then 429.
+    `drain_timeout_s`: on SIGTERM, in-flight requests get this long to finish before they are aborted.
+    `max_model_len`: prompt + max_tokens must fit (None: the model's max_position_embeddings).
+    """
+
+    model_name: str = "mgrd"
+    api_key: str | None = None
+    max_batch: int = 8
+    max_queue: int = 64
+    max_n: int = 16
+    max_request_bytes: int = 64 * MiB
+    max_audio_bytes: int = 25 * MiB
+    max_audio_seconds: float = 600.0
+    max_total_audio_seconds: float = 1800.0
+    max_audio_parts: int = 64
+    max_model_len: int | None = None
+    drain_timeout_s: float = 30.0
+    prepare_threads: int = 2
+
+    def __post_init__(self) -> None:
+        def positive(name: str, integer: bool = True) -> None:
+            value = getattr(self, name)
+            ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+            if isinstance(value, bool) or not ok or not value > 0:
+                kind = "a positive integer" if integer else "a positive number"
+                raise ValueError(f"{name}={value!r} is invalid; accepted: {kind}")
+
+        for name in ("max_batch", "max_queue", "max_n", "max_request_bytes", "max_audio_bytes",
+                     "max_audio_parts", "prepare_threads"):
+            positive(name)
+        for name in ("max_audio_seconds", "max_total_audio_seconds"):
+            positive(name, integer=False)
+        if isinstance(self.drain_timeout_s, bool) or not isinstance(self.drain_timeout_s, (int, float)) \
+                or not 0 <= self.drain_timeout_s < float("inf"):
+            raise ValueError(f"drain_timeout_s={self.drain_timeout_s!r} is invalid; accepted: a number >= 0")
+        if self.max_model_len is not None:
+            positive("max_model_len")
+        if not isinstance(self.model_name, str) or not self.model_name.strip():
+            raise ValueError("model_name must be a non-empty string (the name clients send as 'model')")
+        if self.api_key is not None and (not isinstance(self.api_key, str) or not self.api_key):
+            raise ValueError("api_key must be a non-empty string, or None for no key")
