@@ -1,0 +1,88 @@
+"""Grader primitives: the final answer of a completion scored 1.0 or 0.0, or None when it cannot be scored.
+
+Each takes only the answer part (reasoning already removed). None means the answer names no choice,
+holds no number, or is empty: the caller decides whether that counts as wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from mgrd.scoring.answers import LETTERS, extract_number, match_choice, normalize, unwrap_tags
+
+_DENIAL = re.compile(
+    r"(\b(can ?not|can't|cannot|unable to|not able to|no ability to|don't have the ability to|do not have the "
+    r"ability to)\b[^.]{0,40}\b(hear|listen|process (?:audio|sound)|audio|sound)|"
+    r"\b(text-based|text-only) (?:ai|model|assistant)\b|\bas an? (?:large )?language model\b|"
+    r"\bonly (?:read|see|process) text\b)", re.I)
+_AFFIRM = re.compile(r"^\s*(yes|yeah|i can hear|i hear|i do hear|sure)\b", re.I)
+
+
+def grade_choice(answer: str, choices: Sequence[str], correct: str | int) -> float | None:
+    """1.0 when the answer names the correct choice (letter or text), 0.0 for another, None for none or several.
+
+    >>> grade_choice("B", ["major", "minor"], "B"), grade_choice("It is major.", ["major", "minor"], 1)
+    (1.0, 0.0)
+    """
+    index = correct if isinstance(correct, int) else LETTERS.index(correct.strip().upper())
+    if not 0 <= index < len(choices):
+        raise ValueError(f"correct choice {correct!r} is outside the {len(choices)} choices")
+    picked = match_choice(answer, choices)
+    return None if picked is None else float(picked == index)
+
+
+def grade_integer(answer: str, target: int) -> float | None:
+    """1.0 when the last number in the answer equals `target` exactly.
+
+    >>> grade_integer("There are 7 beeps.", 7), grade_integer("seven", 7), grade_integer("7.5", 7)
+    (1.0, 1.0, 0.0)
+    """
+    value = extract_number(answer)
+    return None if value is None else float(value == target)
+
+
+def grade_number(answer: str, target: float, rel_tol: float) -> float | None:
+    """1.0 when the last number is within `rel_tol` (relative; absolute when target is 0) of `target`.
+
+    >>> grade_number("about 126 BPM", 120, 0.08), grade_number("140", 120, 0.08)
+    (1.0, 0.0)
+    """
+    if rel_tol < 0:
+        raise ValueError(f"rel_tol must be >= 0, got {rel_tol}")
+    value = extract_number(answer)
+    if value is None:
+        return None
+    return float(abs(value - target) <= rel_tol * (abs(target) if target else 1.0) + 1e-9)
+
+
+def grade_label(answer: str, labels: Sequence[str], target: str) -> float | None:
+    """1.0 when the answer names `target` and no other label of the closed set `labels`.
+
+    >>> grade_label("It is rising.", ["rising", "falling"], "rising")
+    1.0
+    """
+    if target not in labels:
+        raise ValueError(f"target label {target!r} is not one of {list(labels)}")
+    text = f" {normalize(unwrap_tags(answer))} "
+    named = {label for label in labels if f" {normalize(label)} " in text}
+    return float(named == {target}) if len(named) == 1 else None
+
+
+def grade_cognition(answer: str, keywords: Sequence[str] = (), *, must_describe: bool = False) -> float | None:
+    """Self-cognition: 0.0 when the answer denies hearing, 1.0 when it affirms hearing or names what is
+    heard (any of `keywords`); with `must_describe`, only naming it counts. None for an empty answer.
+
+    >>> grade_cognition("Yes, I hear five beeps."), grade_cognition("As a language model I cannot hear audio.")
+    (1.0, 0.0)
+    """
+    text = unwrap_tags(answer)
+    if not text.strip():
+        return None
+    if _DENIAL.search(text):
+        return 0.0
+    words = f" {normalize(text)} "
+    described = any(f" {normalize(k)}" in words for k in keywords)
+    if must_describe:
+        return float(described)
+    return float(described or bool(_AFFIRM.search(text)))
