@@ -1,0 +1,253 @@
+"""Typed trainer configs: dataclasses read from YAML with `key=value` overrides, saved beside every run."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+@dataclass
+class SourceConfig:
+    """One JSONL data source and its share of the mixture (ratios are normalised over sources)."""
+
+    path: str
+    ratio: float = 1.0
+    loss_on: str = "assistant"   # "assistant" (paper eq. 1) or "all" (language-model pretraining)
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warmup then cosine decay to min_lr_ratio·lr; gradient-norm clipping."""
+
+    lr: float = 1e-5
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-8
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+
+
+@dataclass
+class RunConfig:
+    """Where a run writes, how often it saves and logs, and how it resumes."""
+
+    dir: str = "runs/default"
+    seed: int = 0
+    device: str = "auto"
+    autocast: str = "auto"        # "auto" = bf16 on GPU, none on CPU; or "bf16" / "none"
+    save_every: int = 50
+    keep_last: int = 2
+    log_every: int = 1
+    resume: str = "auto"          # "auto" = from the newest committed checkpoint; "never"
+    allow_changed: bool = False   # resume even though the config or the data changed
+    progress: bool = True
+    tensorboard: bool = False
+    deterministic: bool = False   # torch.use_deterministic_algorithms (CPU runs are exact anyway)
+
+
+@dataclass
+class SFTConfig:
+    """Supervised fine-tuning (and decoder pretraining with loss_on: all)."""
+
+    model: str
+    data: list[SourceConfig]
+    max_steps: int = 100
+    batch_size: int = 8           # sequences per optimizer step, over all processes
+    micro_batch_size: int = 0     # sequences per forward per process; 0 = the whole local batch
+    max_length: int = 4096        # longer examples are refused at load
+    train_adaptor_only: bool = False
+    length_grouping: bool = True
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+@dataclass
+class PPOConfig:
+    """PPO with a critic on verifiable rewards (paper eqs. 2-3 and 6-8)."""
+
+    model: str
+    prompts: list[SourceConfig]
+    iterations: int = 100
+    prompts_per_iteration: int = 8
+    samples_per_prompt: int = 16
+    max_new_tokens: int = 512
+    temperature: float = 1.0
+    top_p: float = 1.0
+    thinking_budget: int | None = None
+    reward: str = "modality"      # modality (eq. 8), audio (eq. 7) or text (eq. 6)
+    grader: str = "reference"     # "reference" or "package.module:function" (answer, record) -> float | None
+    accuracy_weight: float = 0.8
+    format_weight: float = 0.2
+    epochs: int = 2
+    minibatch_size: int = 32      # sequences per optimizer step
+    micro_batch_size: int = 0     # sequences per forward; 0 = the whole minibatch
+    clip: float = 0.2
+    value_clip: float = 0.2
+    gamma: float = 1.0
+    lam: float = 1.0
+    kl_coef: float = 0.0          # paper: no KL penalty; the KL to the start model is always logged
+    entropy_coef: float = 0.0
+    whiten_advantages: bool = False
+    rollout_batch_size: int = 64  # sequences the engine decodes at once
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    critic_optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-5))
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+@dataclass
+class DPOConfig:
+    """DPO on preference pairs against the frozen starting model."""
+
+    model: str
+    pairs: list[SourceConfig]
+    max_steps: int = 100
+    batch_size: int = 8           # pairs per optimizer step
+    micro_batch_size: int = 0
+    beta: float = 0.1
+    max_length: int = 4096
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+@dataclass
+class EncoderPretrainConfig:
+    """Audio encoder + adaptor pretraining with auxiliary fact heads (the tiny recipe's stand-in)."""
+
+    model: str
+    data: list[SourceConfig]
+    max_steps: int = 400
+    batch_size: int = 16
+    head_hidden: int = 128
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3))
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+# Keys that change how a run is observed or stored but not what it computes: resuming with
+# them changed is always allowed.
+FREE_KEYS = frozenset({"run.dir", "run.save_every", "run.keep_last", "run.log_every", "run.resume",
+                       "run.allow_changed", "run.progress", "run.tensorboard", "run.device",
+                       "max_steps", "iterations"})
+
+
+def load_config(cls: type[T], path: str | os.PathLike | None, overrides: list[str] = ()) -> T:
+    """Read `cls` from a YAML file (None: from the overrides alone) and apply `key=value` overrides.
+
+    Nested keys are dotted (`optim.lr=3e-4`); values are parsed as YAML (`data=[{path: a.jsonl}]`).
+    Relative data and model paths stay relative to the current directory.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            raise ValueError(f"{path}: not valid YAML ({e})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a config must be a mapping of keys to values")
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {item!r} is not key=value (e.g. optim.lr=3e-4)")
+        _set_dotted(data, key.strip(), yaml.safe_load(raw) if raw.strip() else "")
+    return from_dict(cls, data)
+
+
+def from_dict(cls: type[T], data: Any, where: str = "") -> T:
+    """Build dataclass `cls` from plain data, checking names and types; errors name the key."""
+    if dataclasses.is_dataclass(data) and isinstance(data, cls):
+        return data
+    if not isinstance(data, dict):
+        raise ValueError(f"{where or 'config'}: expected a mapping for {cls.__name__}, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{where or 'config'}: unknown key(s) {unknown} for {cls.__name__}; "
+                         f"accepted: {', '.join(sorted(names))}")
+    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}" if where else k) for k, v in data.items()}
+    missing = [f.name for f in dataclasses.fields(cls) if f.name not in kwargs
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ValueError(f"{where or 'config'}: missing required key(s) {missing} for {cls.__name__}")
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> dict:
+    """Plain-data form of a config (tuples as lists), as written to config.yaml."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def dump_config(cfg: Any) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def config_fingerprint(cfg: Any) -> dict[str, Any]:
+    """Flat `dotted.key -> value` of everything that determines the computation (FREE_KEYS left out)."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        elif prefix not in FREE_KEYS:
+            flat[prefix] = value
+
+    walk("", to_dict(cfg))
+    return flat
+
+
+def config_digest(cfg: Any) -> str:
+    return hashlib.sha256(json.dumps(config_fingerprint(cfg), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _set_dotted(data: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = data
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"override {key!r}: {p!r} is not a section")
+    node[parts[-1]] = value
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ValueError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ValueError(f"{where}: expected a list of {len(args)} values, got {value!r}")
+        return tuple(_coerce(a, v, where) for a, v in zip(args, value))
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is float and isinstance(value, str):
+        try:
+            return float(value)   # YAML reads "3e-4" (no dot) as a string
+        except ValueError:
+            pass
+    if hint in (int, float, str, bool) and not (isinstance(value, hint) and
+                                               not (hint is int and isinstance(value, bool))):
+        raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value

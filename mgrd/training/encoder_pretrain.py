@@ -1,0 +1,174 @@
+"""Audio-encoder pretraining: encoder + adaptor learn typed facts through small auxiliary heads.
+
+The tiny recipe's stand-in for a pretrained audio encoder (DESIGN.md "The tiny scale"). A record
+is `{"audio": "audio/x.flac", "targets": {"pitch_class": "A", "count": 5, "duration_s": 0.8}}`:
+strings, booleans and integers are classes, floats are regressed (standardised). The saved
+AudioLM carries the trained encoder and adaptor; later stages load it and keep the encoder frozen.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mgrd.audio import AudioError, load_audio, log_mel, split_chunks
+from mgrd.io import write_json_atomic
+from mgrd.training.config import EncoderPretrainConfig
+from mgrd.training.data import MixedDataset, read_records
+from mgrd.training.distributed import all_reduce, shard
+from mgrd.training.optim import build_optimizer, clip_gradients
+from mgrd.training.schedule import set_lr, warmup_cosine
+from mgrd.training.sft import StepHook, TrainResult
+from mgrd.training.stage import StageRun
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """One fact: classes (labels in order) or a regression (mean, std of the targets)."""
+
+    name: str
+    labels: tuple[str, ...] = ()
+    mean: float = 0.0
+    std: float = 1.0
+
+    @property
+    def is_class(self) -> bool:
+        return bool(self.labels)
+
+
+def head_specs(records: list[dict]) -> list[HeadSpec]:
+    """Heads inferred from the targets of all records (a float anywhere makes a regression)."""
+    values: dict[str, list] = {}
+    for i, r in enumerate(records):
+        targets = r.get("targets")
+        if not isinstance(targets, dict) or not targets:
+            raise ValueError(f"record {i} needs a non-empty 'targets' mapping of fact name to value")
+        for k, v in targets.items():
+            values.setdefault(k, []).append(v)
+    specs = []
+    for name, vals in sorted(values.items()):
+        if any(isinstance(v, float) for v in vals):
+            x = [float(v) for v in vals]
+            mean = sum(x) / len(x)
+            std = math.sqrt(sum((v - mean) ** 2 for v in x) / len(x)) or 1.0
+            specs.append(HeadSpec(name, mean=mean, std=std))
+        else:
+            specs.append(HeadSpec(name, labels=tuple(sorted({str(v) for v in vals}))))
+    return specs
+
+
+class FactHeads(nn.Module):
+    """One small MLP per fact on the mean-pooled adaptor output of a clip."""
+
+    def __init__(self, specs: list[HeadSpec], dim: int, hidden: int) -> None:
+        super().__init__()
+        self.specs = specs
+        self.heads = nn.ModuleDict({s.name: nn.Sequential(nn.Linear(dim, hidden), nn.GELU(),
+                                                          nn.Linear(hidden, len(s.labels) or 1)) for s in specs})
+
+    def forward(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {name: head(pooled) for name, head in self.heads.items()}
+
+
+class _Trainable(nn.Module):
+    """The AudioLM and its heads as one module, so one optimizer and one state dict cover both."""
+
+    def __init__(self, model, heads: FactHeads) -> None:
+        super().__init__()
+        self.model, self.heads = model, heads
+
+
+def _clip_mels(record: dict) -> list[torch.Tensor]:
+    source = record.get("audio")
+    if not isinstance(source, str):
+        raise ValueError("an encoder-pretraining record needs 'audio': a path to the clip")
+    try:
+        samples = load_audio(source)
+    except AudioError as e:
+        raise AudioError(f"{source}: {e}") from None
+    return [log_mel(c) for c in split_chunks(samples)]
+
+
+def fact_losses(outputs: dict[str, torch.Tensor], records: list[dict], specs: list[HeadSpec]
+                ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Sum over facts of the mean CE (classes) or MSE on standardised targets; plus accuracy / MAE."""
+    total = torch.zeros((), device=next(iter(outputs.values())).device)
+    stats = {}
+    for s in specs:
+        rows = [i for i, r in enumerate(records) if s.name in r["targets"]]
+        if not rows:
+            continue
+        out = outputs[s.name][rows]
+        if s.is_class:
+            target = torch.tensor([s.labels.index(str(records[i]["targets"][s.name])) for i in rows],
+                                  device=out.device)
+            total = total + F.cross_entropy(out, target)
+            stats[f"{s.name}_acc"] = float((out.argmax(-1) == target).float().mean())
+        else:
+            raw = torch.tensor([float(records[i]["targets"][s.name]) for i in rows], device=out.device)
+            pred = out.squeeze(-1)
+            total = total + F.mse_loss(pred, (raw - s.mean) / s.std)
+            stats[f"{s.name}_mae"] = float(((pred.detach() * s.std + s.mean) - raw).abs().mean())
+    return total, stats
+
+
+def train_encoder(cfg: EncoderPretrainConfig, *, after_step: StepHook | None = None) -> TrainResult:
+    """Train encoder + adaptor on fact heads to cfg.max_steps; the AudioLM is exported to RUN/model."""
+    run = StageRun("encoder_pretrain", cfg, data_digests={})
+    info = run.info
+    model, tokenizer = run.load_model(cfg.model)
+    model.set_trainable(encoder=True, adaptor=True, decoder=False)
+    specs = head_specs([r for s in cfg.data for r in read_records(s.path)])
+    heads = FactHeads(specs, model.text_config.hidden_size, cfg.head_hidden).to(run.device)
+    dataset = MixedDataset(cfg.data, batch_size=cfg.batch_size, seed=cfg.run.seed,
+                           encode_fn=lambda record, source, key: (record, _clip_mels(record)))
+    run.fingerprint["data"] = dataset.digests
+    if info.main:
+        write_json_atomic(run.dir / "heads.json", [s.__dict__ | {"labels": list(s.labels)} for s in specs])
+    both = shard(_Trainable(model, heads), info).train()
+    optimizer = build_optimizer(both, cfg.optim)
+    start, _ = run.resume(model, optimizers={"model": (both, optimizer)}, modules={"heads": heads})
+    log = run.metrics(cfg.max_steps, start)
+    history: list[dict] = []
+    step = start
+    with run.stop:
+        while step < cfg.max_steps:
+            lr = set_lr(optimizer, cfg.optim.lr, warmup_cosine(step, warmup_steps=cfg.optim.warmup_steps,
+                                                               total_steps=cfg.max_steps,
+                                                               min_ratio=cfg.optim.min_lr_ratio))
+            items = dataset.batch(step, rank=info.rank, world_size=info.world_size)
+            optimizer.zero_grad(set_to_none=True)
+            with run.autocast():
+                mels = [m.to(run.device) for _, clip in items for m in clip]
+                feats = model.encode_audio(mels)
+                pooled, k = [], 0
+                for _, clip in items:
+                    pooled.append(torch.cat(feats[k:k + len(clip)]).mean(0))
+                    k += len(clip)
+                outputs = heads(torch.stack(pooled).float())
+            loss, stats = fact_losses(outputs, [r for r, _ in items], specs)
+            (loss * len(items) / cfg.batch_size * info.world_size).backward()
+            grad_norm = clip_gradients(both, cfg.optim.grad_clip)
+            optimizer.step()
+            step += 1
+            metrics = {"loss": float(all_reduce(float(loss.detach()) * len(items) / cfg.batch_size)),
+                       "lr": lr, "grad_norm": grad_norm, **stats}
+            history.append(metrics)
+            if step % cfg.run.log_every == 0 or step == cfg.max_steps:
+                log.log(step, metrics)
+            log.advance()
+            stopping = run.stop.should_stop()
+            if step % cfg.run.save_every == 0 or step == cfg.max_steps or stopping:
+                run.save(step, model, tokenizer, optimizers={"model": (both, optimizer)}, modules={"heads": heads},
+                         extra={"data_position": step * cfg.batch_size, "lr": lr})
+            if after_step is not None:
+                after_step(step, metrics)
+            if stopping:
+                log.close()
+                return TrainResult(run.dir, step, True, history)
+    log.close()
+    return TrainResult(run.dir, step, False, history, run.export(model, tokenizer))

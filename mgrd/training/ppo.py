@@ -1,0 +1,247 @@
+"""PPO with a critic on verifiable rewards: rollouts -> rewards -> values -> GAE -> epochs of minibatch updates."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from mgrd.chat import NO_THINK_PREFILL
+from mgrd.training.advantages import final_token_rewards, gae, whiten
+from mgrd.training.config import PPOConfig
+from mgrd.training.critic import Critic
+from mgrd.training.data import Example, MixedDataset, collate, encode_rl_prompt, split_micro
+from mgrd.training.distributed import all_reduce, full_model_state, shard
+from mgrd.training.losses import approx_kl, entropy, kl_penalty, ppo_policy_loss, token_logprobs, value_loss
+from mgrd.training.metrics import decoder_matmul_params
+from mgrd.training.optim import build_optimizer, clip_gradients
+from mgrd.training.rewards import Grader, RewardWeights, reference_grader, reward_function
+from mgrd.training.rollout import NativeRollout, RewardFn, RolloutBackend, Sample, collect, sampling_params
+from mgrd.training.schedule import set_lr, warmup_cosine
+from mgrd.training.sft import StepHook, TrainResult
+from mgrd.training.stage import StageRun
+
+
+def load_grader(spec: str) -> Grader:
+    """`reference` (mgrd's default answer matching) or `package.module:function`."""
+    if spec == "reference":
+        return reference_grader
+    module, sep, name = spec.partition(":")
+    if not sep:
+        raise ValueError(f"grader {spec!r}: accepted 'reference' or 'package.module:function'")
+    return getattr(importlib.import_module(module), name)
+
+
+def _rl_batch(samples: list[Sample], pad_id: int, audio_ids: frozenset[int]):
+    """Label-aligned tensors of samples: position t scores token t+1 (as in SFT collation).
+
+    A random policy can sample an audio token; as an input it would claim an audio slot, so it
+    is fed as padding (its label, and so its log-probability and penalty, stay).
+    """
+    examples = [Example(s.input_ids, s.response_mask, s.audio_mels) for s in samples]
+    batch = collate(examples, pad_id)
+    for b, s in enumerate(samples):
+        n_prompt = len(s.input_ids) - s.response_tokens
+        for t in range(n_prompt, len(s.input_ids)):
+            if s.input_ids[t] in audio_ids:
+                batch.input_ids[b, t] = pad_id
+    return batch
+
+
+@torch.no_grad()
+def _score(model, critic, ref, samples, pad_id, audio_ids, micro, run) -> dict[str, torch.Tensor]:
+    """Old log-probs (actor), reference log-probs and values for every sample, [N, L] each."""
+    width = max(len(s.input_ids) for s in samples)
+    out = {k: torch.zeros(len(samples), width) for k in ("old", "ref", "values", "mask")}
+    row = 0
+    for chunk in split_micro(samples, micro):
+        b = _rl_batch(list(chunk), pad_id, audio_ids).to(run.device)
+        n, w = b.input_ids.shape
+        with run.autocast():
+            lp = token_logprobs(model(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask).logits,
+                                b.labels)
+            rp = token_logprobs(ref(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask).logits,
+                                b.labels)
+            v = critic(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask)
+        out["old"][row:row + n, :w] = lp.float().cpu()
+        out["ref"][row:row + n, :w] = rp.float().cpu()
+        out["values"][row:row + n, :w] = v.float().cpu()
+        out["mask"][row:row + n, :w] = b.loss_mask.cpu()
+        row += n
+    return out
+
+
+def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grader | None = None,
+              backend: RolloutBackend | None = None, after_step: StepHook | None = None) -> TrainResult:
+    """Run PPO iterations to cfg.iterations (resuming from the run directory's newest checkpoint).
+
+    The reward is `reward_fn(completion, record)` if given, else cfg.reward bound to `grader`
+    (else cfg.grader).
+    """
+    run = StageRun("ppo", cfg, data_digests={})
+    info = run.info
+    if cfg.prompts_per_iteration % info.world_size or cfg.minibatch_size % info.world_size:
+        raise ValueError("prompts_per_iteration and minibatch_size must be divisible by the number of processes")
+    model, tokenizer = run.load_model(cfg.model)
+    model.set_trainable(encoder=False, adaptor=True, decoder=True)
+    ref, _ = run.load_model(cfg.model)
+    ref.requires_grad_(False)
+    if reward_fn is None:
+        reward_fn = reward_function(cfg.reward, grader or load_grader(cfg.grader),
+                                    RewardWeights(accuracy=cfg.accuracy_weight, format=cfg.format_weight))
+    dataset = MixedDataset(cfg.prompts, batch_size=cfg.prompts_per_iteration, seed=cfg.run.seed,
+                           encode_fn=lambda record, source, key: (record, key))
+    run.fingerprint["data"] = dataset.digests
+    critic = Critic(model)
+    replica = copy.deepcopy(model) if info.distributed else None
+    model, critic = shard(model, info).train(), shard(critic, info).train()
+    if backend is None:
+        backend = NativeRollout(replica if replica is not None else model, tokenizer,
+                                max_batch_size=cfg.rollout_batch_size)
+    actor_opt, critic_opt = build_optimizer(model, cfg.optim), build_optimizer(critic, cfg.critic_optim)
+    optimizers = {"actor": (model, actor_opt), "critic": (critic, critic_opt)}
+    start, _ = run.resume(model, optimizers=optimizers, modules={"critic": critic})
+    log = run.metrics(cfg.iterations, start, show=("reward", "accuracy"))
+    pad = tokenizer.special.endoftext
+    close_ids = tokenizer.encode(NO_THINK_PREFILL)
+    sp = tokenizer.special
+    audio_ids = frozenset({sp.audio_start, sp.audio_end, sp.audio_patch})
+    history: list[dict] = []
+    flops_params = decoder_matmul_params(model)
+    it = start
+    with run.stop:
+        while it < cfg.iterations:
+            mult = warmup_cosine(it, warmup_steps=cfg.optim.warmup_steps, total_steps=cfg.iterations,
+                                 min_ratio=cfg.optim.min_lr_ratio)
+            lr = set_lr(actor_opt, cfg.optim.lr, mult)
+            set_lr(critic_opt, cfg.critic_optim.lr, mult)
+            # ---- rollouts and rewards
+            picks = dataset.batch(it, rank=info.rank, world_size=info.world_size)
+            records = [r for r, _ in picks]
+            prompts = [encode_rl_prompt(r, tokenizer) for r in records]
+            first = it * cfg.prompts_per_iteration + info.rank * len(records)
+            params = [sampling_params(cfg.samples_per_prompt, max_tokens=cfg.max_new_tokens,
+                                      temperature=cfg.temperature, top_p=cfg.top_p,
+                                      thinking_budget=cfg.thinking_budget,
+                                      seed=(cfg.run.seed * 1_000_003 + first + i) % 2**62)
+                      for i in range(len(records))]
+            backend.sync_weights(full_model_state(model) if replica is not None else None)
+            samples = collect(backend, prompts, records, params, reward_fn, close_ids=close_ids)
+            # ---- values and advantages
+            scored = _score(model, critic, ref, samples, pad, audio_ids, cfg.micro_batch_size, run)
+            mask = scored["mask"]
+            scores = torch.tensor([s.reward.value for s in samples], dtype=torch.float32)
+            rewards = final_token_rewards(scores, mask)
+            advantages, returns = gae(rewards, scored["values"], mask, gamma=cfg.gamma, lam=cfg.lam)
+            if cfg.whiten_advantages:
+                advantages = whiten(advantages, mask)
+            # ---- updates
+            stats = _update(cfg, run, model, critic, actor_opt, critic_opt, samples, scored, advantages, returns,
+                            pad, audio_ids, it)
+            it += 1
+            metrics = _iteration_metrics(samples, scored, stats, lr, flops_params, cfg.epochs)
+            history.append(metrics)
+            if it % cfg.run.log_every == 0 or it == cfg.iterations:
+                log.log(it, metrics)
+            log.advance()
+            stopping = run.stop.should_stop()
+            if it % cfg.run.save_every == 0 or it == cfg.iterations or stopping:
+                run.save(it, model, tokenizer, optimizers=optimizers, modules={"critic": critic},
+                         extra={"data_position": it * cfg.prompts_per_iteration, "lr": lr})
+            if after_step is not None:
+                after_step(it, metrics)
+            if stopping:
+                log.close()
+                return TrainResult(run.dir, it, True, history)
+    log.close()
+    return TrainResult(run.dir, it, False, history, run.export(model, tokenizer))
+
+
+def _update(cfg, run, model, critic, actor_opt, critic_opt, samples, scored, advantages, returns, pad, audio_ids,
+            it):
+    """`cfg.epochs` passes of shuffled minibatches over this iteration's samples."""
+    info = run.info
+    local_mb = cfg.minibatch_size // info.world_size
+    order_rng = random.Random(f"{cfg.run.seed}:ppo:{it}")
+    totals: dict[str, float] = {k: 0.0 for k in ("policy_loss", "value_loss", "entropy", "clip_frac",
+                                                 "approx_kl", "kl_ref", "tokens", "grad_norm", "critic_grad_norm",
+                                                 "updates")}
+    for epoch in range(cfg.epochs):
+        order = list(range(len(samples)))
+        order_rng.shuffle(order)
+        for start in range(0, len(order), local_mb):
+            idx = order[start:start + local_mb]
+            n_tokens = all_reduce(float(scored["mask"][idx].sum()))
+            actor_opt.zero_grad(set_to_none=True)
+            critic_opt.zero_grad(set_to_none=True)
+            for micro in split_micro(idx, cfg.micro_batch_size):
+                micro = list(micro)
+                b = _rl_batch([samples[i] for i in micro], pad, audio_ids).to(run.device)
+                w = b.input_ids.shape[1]
+                old = scored["old"][micro, :w].to(run.device)
+                ref = scored["ref"][micro, :w].to(run.device)
+                old_v = scored["values"][micro, :w].to(run.device)
+                adv = advantages[micro, :w].to(run.device)
+                ret = returns[micro, :w].to(run.device)
+                m = b.loss_mask
+                with run.autocast():
+                    logits = model(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask).logits
+                    values = critic(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask)
+                logp = token_logprobs(logits, b.labels)
+                pg, clip_frac = ppo_policy_loss(logp, old, adv, m, clip=cfg.clip, num_tokens=n_tokens)
+                kl = kl_penalty(logp, ref, m, num_tokens=n_tokens)
+                ent = entropy(logits, m)
+                share = float(m.sum()) / max(float(n_tokens), 1.0)
+                loss = pg + cfg.kl_coef * kl - cfg.entropy_coef * ent * share
+                (loss * info.world_size).backward()
+                vl = value_loss(values, old_v, ret, m, clip=cfg.value_clip, num_tokens=n_tokens)
+                (vl * info.world_size).backward()
+                totals["policy_loss"] += float(pg.detach())
+                totals["value_loss"] += float(vl.detach())
+                totals["kl_ref"] += float(kl.detach())
+                totals["entropy"] += float(ent.detach()) * share
+                totals["clip_frac"] += float(clip_frac) * share
+                totals["approx_kl"] += float(approx_kl(logp.detach(), old, m)) * share
+            totals["grad_norm"] += clip_gradients(model, cfg.optim.grad_clip)
+            totals["critic_grad_norm"] += clip_gradients(critic, cfg.critic_optim.grad_clip)
+            actor_opt.step()
+            critic_opt.step()
+            totals["updates"] += 1
+            totals["tokens"] += float(n_tokens)
+    n = max(totals.pop("updates"), 1.0)
+    tokens = totals.pop("tokens")
+    out = {k: float(all_reduce(v)) / n / (info.world_size if k.endswith("grad_norm") else 1.0)
+           for k, v in totals.items()}
+    out["updated_tokens"] = tokens
+    return out
+
+
+def _iteration_metrics(samples: list[Sample], scored: Mapping[str, torch.Tensor], stats: dict[str, Any],
+                       lr: float, flops_params: int, epochs: int) -> dict:
+    n = float(all_reduce(len(samples)))
+
+    def mean(values) -> float:
+        return float(all_reduce(float(sum(values)))) / max(n, 1.0)
+
+    gap = []
+    for s, row, m in zip(samples, scored["old"], scored["mask"]):
+        sampled = [lp for lp, keep in zip(s.engine_logprobs, s.response_mask[-len(s.engine_logprobs):]) if keep]
+        gap += [abs(a - b) for a, b in zip(sampled, row[m.bool()].tolist())]
+    seq_tokens = float(all_reduce(sum(len(s.input_ids) for s in samples)))
+    return {
+        "reward": mean(s.reward.value for s in samples),
+        "accuracy": mean(s.reward.components.get("accuracy", 0.0) for s in samples),
+        "format": mean(s.reward.components.get("format", 0.0) for s in samples),
+        "reasoning_tokens": mean(s.reasoning_tokens for s in samples),
+        "response_tokens": mean(s.response_tokens for s in samples),
+        "truncated": mean(s.finish_reason == "length" for s in samples),
+        "rollout_logprob_gap": float(sum(gap) / max(len(gap), 1)),
+        "lr": lr, **stats,
+        # forward-only scoring (actor, reference, critic ~ 3 x 2N) + epochs x (actor + critic) x 6N
+        "flops": (6.0 + epochs * 12.0) * flops_params * seq_tokens,
+    }
+

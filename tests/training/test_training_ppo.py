@@ -1,0 +1,96 @@
+"""PPO: the reward rises on a toy verifiable task; exact resume; rollouts carry masks and rewards."""
+
+import pytest
+import torch
+
+from mgrd.chat import NO_THINK_PREFILL
+from mgrd.training import checkpoint as ckpt
+from mgrd.training.config import PPOConfig, from_dict
+from mgrd.training.ppo import train_ppo
+from mgrd.training.rewards import Reward
+
+from conftest import write_jsonl
+
+
+def first_half_grader(answer, record):
+    """Toy verifiable task: the answer must start with a letter a-m (~26 % of a random model's tokens)."""
+    return 1.0 if answer[:1].lower() in "abcdefghijklm" and answer[:1].isalpha() else 0.0
+
+
+@pytest.fixture()
+def prompts(tmp_path):
+    records = [{"messages": [{"role": "user", "content": f"Say a word from the first half of the alphabet ({i})."}],
+                "answer": "a-m"} for i in range(8)]
+    return write_jsonl(tmp_path / "data" / "prompts.jsonl", records)
+
+
+def ppo_cfg(micro_dir, prompts, run_dir, **extra):
+    base = {"model": str(micro_dir), "prompts": [{"path": str(prompts)}], "iterations": 8,
+            "prompts_per_iteration": 4, "samples_per_prompt": 8, "max_new_tokens": 1, "thinking_budget": 0,
+            "reward": "text", "epochs": 2, "minibatch_size": 16,
+            "optim": {"lr": 3e-2, "grad_clip": 10.0, "min_lr_ratio": 1.0}, "critic_optim": {"lr": 1e-2},
+            "run": {"dir": str(run_dir), "save_every": 2, "progress": False}}
+    base.update(extra)
+    return from_dict(PPOConfig, base)
+
+
+def test_ppo_raises_the_reward_on_a_toy_task(micro_dir, prompts, tmp_path):
+    result = train_ppo(ppo_cfg(micro_dir, prompts, tmp_path / "run"), grader=first_half_grader)
+    rewards = [h["reward"] for h in result.history]
+    assert rewards[0] < 0.45                       # a random policy: ~26 % of its tokens qualify
+    assert sum(rewards[-3:]) / 3 > 0.8, rewards
+    last = result.history[-1]
+    for key in ("accuracy", "format", "reasoning_tokens", "clip_frac", "approx_kl", "value_loss", "entropy",
+                "kl_ref", "policy_loss"):
+        assert key in last
+    assert last["kl_ref"] > 0          # logged although its coefficient is 0
+    assert last["rollout_logprob_gap"] < 1e-3   # engine and training forward agree
+
+
+def test_ppo_resume_is_bit_identical(micro_dir, prompts, tmp_path):
+    full = train_ppo(ppo_cfg(micro_dir, prompts, tmp_path / "a", iterations=4), grader=first_half_grader)
+
+    class Killed(BaseException):
+        pass
+
+    def hook(step, metrics):
+        if step == 3:
+            raise Killed()
+
+    cfg = ppo_cfg(micro_dir, prompts, tmp_path / "b", iterations=4)
+    with pytest.raises(Killed):
+        train_ppo(cfg, grader=first_half_grader, after_step=hook)
+    resumed = train_ppo(cfg, grader=first_half_grader)
+    assert len(resumed.history) == 2
+    for a, b in zip(full.history[2:], resumed.history):
+        assert a["reward"] == b["reward"] and a["policy_loss"] == b["policy_loss"]
+        assert a["value_loss"] == b["value_loss"]
+    pa, pb = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path / "a")), \
+        ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path / "b"))
+    assert all(torch.equal(pa.model[k], pb.model[k]) for k in pa.model)
+    assert all(torch.equal(pa.modules["critic"][k], pb.modules["critic"][k]) for k in pa.modules["critic"])
+
+
+def test_rollout_samples_hold_prompt_prefill_and_sampled_mask(micro_dir, tokenizer):
+    from mgrd.model import load_pretrained
+    from mgrd.inference import Prompt
+    from mgrd.training.rollout import NativeRollout, collect, sampling_params
+
+    model = load_pretrained(micro_dir)
+    backend = NativeRollout(model, tokenizer)
+    prompt = Prompt(tuple(tokenizer.encode("<|BOT|>human\nhi<|EOT|><|BOT|>assistant\n<think>\n")))
+    seen = []
+
+    def reward(completion, record):
+        seen.append(completion)
+        return Reward(1.0, {"accuracy": 1.0})
+
+    close = tokenizer.encode(NO_THINK_PREFILL)
+    params = [sampling_params(3, max_tokens=4, temperature=1.0, top_p=1.0, thinking_budget=0, seed=1)]
+    samples = collect(backend, [prompt], [{}], params, reward, close_ids=close)
+    assert len(samples) == 3
+    for s, c in zip(samples, seen):
+        assert c.startswith(NO_THINK_PREFILL) and s.completion == c
+        n_prompt = len(prompt.input_ids) + len(close)
+        assert s.input_ids[:n_prompt] == list(prompt.input_ids) + close
+        assert s.response_mask == [0] * n_prompt + [1] * s.response_tokens
