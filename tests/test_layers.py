@@ -13,7 +13,7 @@ LAYERS = {
     "model": 2,
     "inference": 3, "data": 3, "tasks": 3,
     "training": 4, "evaluation": 4,
-    "serving": 5,
+    "serving": 5, "pipeline": 5,
     "cli": 6,
 }
 # Pairs on one layer that must not import each other, and the only packages serving may use.
