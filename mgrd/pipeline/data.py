@@ -1,0 +1,148 @@
+"""From world records to the trainers' JSONL: pretraining text, encoder targets, SFT mixes, RL prompts, DPO pairs.
+
+Every file is written atomically; audio paths are absolute (the trainers resolve relative ones
+against the JSONL file's directory, and these files live in the run directory, not the dataset's).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mgrd.data.records import Record, answer_text, assistant_text, build_messages, messages_for
+from mgrd.io import write_jsonl_atomic
+from mgrd.scoring.grounding import verify_grounding
+
+AUDIO_FAMILIES = ("sound", "music", "speech", "composite")
+
+
+def is_audio_item(record: Record) -> bool:
+    """A question about audio with verifiable facts (not a text item, not a cognition probe)."""
+    return record.family in AUDIO_FAMILIES and bool(record.audio)
+
+
+def is_probe(record: Record) -> bool:
+    """A self-cognition probe on a clip (hear / describe), not a bait dialogue."""
+    return record.family == "cognition" and not record.meta.get("bait") and bool(record.audio)
+
+
+def is_bait(record: Record) -> bool:
+    return record.family == "cognition" and bool(record.meta.get("bait"))
+
+
+def is_text_item(record: Record) -> bool:
+    return record.family == "text"
+
+
+def absolute(messages: list[dict], root: str | os.PathLike) -> list[dict]:
+    """Messages with audio parts resolved against the dataset directory."""
+    out = []
+    for m in messages:
+        content = m["content"]
+        if isinstance(content, list):
+            content = [dict(p, audio=str(Path(root) / p["audio"])) if p.get("type") == "audio" else dict(p)
+                       for p in content]
+        out.append({**m, "content": content})
+    return out
+
+
+def sft_record(record: Record, root: str | os.PathLike, style: str) -> dict:
+    """An SFT record: the record's conversation with its reasoning in `style`."""
+    return {"id": record.id, "messages": absolute(messages_for(record, style), root)}
+
+
+def description_record(record: Record, root: str | os.PathLike) -> dict | None:
+    """"Describe what you hear" answered with the acoustic statements of the grounded chain (no reasoning).
+
+    The stand-in for audio captioning in audio-text pretraining; None when the chain states nothing
+    acoustic.
+    """
+    g = verify_grounding(record.reasoning["grounded"], [f.__dict__ for f in record.facts])
+    said = [s for s, kind in g.statements if kind == "acoustic" and any(c.text in s for c in g.claims)]
+    if not said:
+        return None
+    answer = " ".join(s.strip() for s in said)
+    messages = build_messages("Describe what you hear.", None, record.audio, assistant_text("", answer))
+    return {"id": f"{record.id}:describe", "messages": absolute(messages, root)}
+
+
+def prompt_record(record: Record, root: str | os.PathLike) -> dict:
+    """An RL prompt: the user turn, the reference answer and the world record for the grader."""
+    world = record.to_dict()
+    world["messages"] = []
+    return {"id": record.id, "messages": absolute(messages_for(record, "empty")[:1], root),
+            "answer": record.answer, "choices": record.choices, "world": world}
+
+
+def world_grader(answer: str, rl_record: dict) -> float | None:
+    """The world's grader for an RL record made by `prompt_record` (answer type aware)."""
+    from mgrd.tasks.world import WorldTask, record_item
+
+    record = Record.from_dict(rl_record["world"])
+    return WorldTask([]).grade(record_item(record, "."), answer)
+
+
+def fact_targets(record: Record, clip: int) -> dict[str, Any]:
+    """Encoder-pretraining targets of clip `clip` (0-based): one head per (kind, fact, event).
+
+    Pitches are regressed in semitones (MIDI numbers, the scale pitch arithmetic is done on),
+    other numbers as they are; counts and labels are classes.
+    """
+    prefix = f"clip {clip + 1}, "
+    many = len(record.audio) > 1
+    targets: dict[str, Any] = {}
+    for f in record.facts:
+        event = f.event
+        if many:
+            if not event.startswith(prefix):
+                continue
+            event = event[len(prefix):]
+        if f.name == "interval" or " to " in event:
+            continue   # a relation between notes, learned from the two pitches
+        value = f.value
+        if f.name == "pitch" and isinstance(value, (int, float)) and value > 0:
+            value = round(69.0 + 12.0 * math.log2(float(value) / 440.0), 3)
+        elif f.name == "count" and isinstance(value, (int, float)):
+            value = int(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        targets[f"{record.kind}:{f.name}:{event}"] = value
+    return targets
+
+
+def encoder_records(records: Iterable[Record], root: str | os.PathLike) -> list[dict]:
+    """One record per clip of each audio item and probe: `{"audio": path, "targets": {...}}`."""
+    out = []
+    for r in records:
+        if not (is_audio_item(r) or is_probe(r)):
+            continue
+        for i, path in enumerate(r.audio):
+            targets = fact_targets(r, i)
+            if targets:
+                out.append({"audio": str(Path(root) / path), "targets": targets})
+    return out
+
+
+def preference_record(record: Record, root: str | os.PathLike, rejected: str) -> dict:
+    """A DPO record: the probe's prompt, the correct self-cognition answer, and a denial."""
+    chosen = assistant_text(record.reasoning["grounded"], answer_text(record))
+    return {"id": record.id, "messages": absolute(messages_for(record, "empty")[:1], root),
+            "chosen": chosen, "rejected": rejected}
+
+
+def take(records: Sequence[Record], n: int, offset: int = 0) -> list[Record]:
+    """`n` records from position `offset`, wrapping around (so iterations see different questions)."""
+    if not records or n <= 0:
+        return []
+    return [records[(offset + i) % len(records)] for i in range(min(n, len(records)))]
+
+
+def write(path: Path, records: Sequence[dict]) -> str:
+    """Write a JSONL file atomically; refuse an empty one (a stage with no data is a recipe error)."""
+    if not records:
+        raise ValueError(f"{path.name}: no records to write; the world split is too small for this recipe")
+    write_jsonl_atomic(path, list(records))
+    return str(path)

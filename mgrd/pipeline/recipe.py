@@ -1,0 +1,229 @@
+"""The MGRD recipe: one typed config for the whole pipeline, read from YAML with `key=value` overrides."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mgrd.training.config import _set_dotted, from_dict, to_dict
+
+
+@dataclass
+class WorldSpec:
+    """The synthetic world the run trains and evaluates on (speech needs the `speech` extra)."""
+
+    train: int = 2000
+    heldout: int = 200
+    families: list[str] | None = None
+    seed: int = 0
+    bait_share: float = 0.25
+    workers: int = 2
+
+
+@dataclass
+class ModelSpec:
+    """Where the model comes from: `base` (a checkpoint directory) or a new tiny model of these sizes."""
+
+    base: str | None = None
+    vocab_size: int = 1024
+    hidden_size: int = 256
+    layers: int = 4
+    heads: int = 4
+    kv_heads: int = 2
+    intermediate_size: int = 768
+    encoder_dim: int = 128
+    encoder_layers: int = 3
+    encoder_heads: int = 4
+    adaptor_dim: int = 512
+
+
+@dataclass
+class SFTSpec:
+    """A supervised stage (steps 0 skips it)."""
+
+    steps: int = 100
+    batch_size: int = 16
+    lr: float = 1e-3
+    warmup_steps: int = 10
+
+
+@dataclass
+class PPOSpec:
+    """A PPO stage (iterations 0 skips it). Paper: 16 samples, clip 0.2, gamma = lambda = 1, no KL."""
+
+    iterations: int = 10
+    prompts_per_iteration: int = 8
+    samples_per_prompt: int = 8
+    max_new_tokens: int = 160
+    temperature: float = 1.0
+    lr: float = 2e-5
+    critic_lr: float = 1e-4
+    epochs: int = 1
+    minibatch_size: int = 32
+    clip: float = 0.2
+    kl_coef: float = 0.0
+    accuracy_weight: float = 0.8
+    format_weight: float = 0.2
+    audio_share: float = 0.6     # share of audio prompts in multimodal PPO (paper: 3,000 of 5,000)
+
+
+@dataclass
+class ColdStartSpec(SFTSpec):
+    """Cold-start SFT on the mix: text CoT, audio with empty think, audio CoT, cognition bait."""
+
+    audio_cot_share: float = 0.1     # of the audio items, those trained with a chain (paper: 10 %)
+    cot_style: str = "grounded"      # "grounded" (MGRD) or "surrogate" (the textual-surrogate ablation)
+    text_ratio: float = 1.0
+    audio_ratio: float = 1.0
+    bait_ratio: float = 0.1
+
+
+@dataclass
+class DistillSpec:
+    """Self-distillation: K chains per selected question, kept if they pass the filters."""
+
+    questions: int = 64
+    samples: int = 4
+    max_new_tokens: int = 160
+    temperature: float = 0.8
+    min_grounding: float = 0.75
+    judge_url: str | None = None     # optional OpenAI-compatible judge for logical coherence / self-cognition
+    judge_model: str = ""
+
+
+@dataclass
+class CurationSpec:
+    """pass@k curation of the RL questions (paper: pass@8 in [3, 6])."""
+
+    questions: int = 64
+    k: int = 8
+    low: int = 3
+    high: int = 6
+    strategy: str = "range"
+    max_new_tokens: int = 160
+    temperature: float = 1.0
+
+
+@dataclass
+class IterationSpec:
+    """T iterations of: select -> self-distil -> SFT -> curate -> multimodal PPO."""
+
+    count: int = 2
+    distill: DistillSpec = field(default_factory=DistillSpec)
+    sft: SFTSpec = field(default_factory=lambda: SFTSpec(steps=40, lr=3e-4))
+    text_cot_ratio: float = 1.0
+    curation: CurationSpec = field(default_factory=CurationSpec)
+    rl: PPOSpec = field(default_factory=PPOSpec)
+
+
+@dataclass
+class CognitionSpec:
+    """Self-cognition correction: find denials among sampled responses, then DPO on pairs."""
+
+    questions: int = 32
+    samples: int = 2
+    max_new_tokens: int = 96
+    temperature: float = 1.0
+    steps: int = 20
+    batch_size: int = 8
+    lr: float = 1e-4
+    beta: float = 0.1
+    judge_url: str | None = None
+    judge_model: str = ""
+
+
+@dataclass
+class EvalSpec:
+    """Evaluation on the held-out split after each stage that changes the model."""
+
+    items: int = 60                  # audio items (the first ones of the held-out split)
+    probes: int = 16                 # cognition probes for the self-cognition error rate
+    budgets: list[int | None] = field(default_factory=lambda: [0, 16, 32, 64, 128, None])
+    stage_budgets: list[int | None] = field(default_factory=lambda: [0, None])   # at intermediate stages
+    max_tokens: int = 200
+    temperature: float = 0.0
+    batch_size: int = 32
+
+
+@dataclass
+class Recipe:
+    """The whole pipeline. The tiny-scale pretraining stages stand in for released weights (DESIGN.md)."""
+
+    name: str = "recipe"
+    seed: int = 0
+    threads: int = 0                 # torch threads; 0 = leave torch's default
+    world: WorldSpec = field(default_factory=WorldSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    text_pretrain: SFTSpec = field(default_factory=SFTSpec)
+    encoder_pretrain: SFTSpec = field(default_factory=lambda: SFTSpec(lr=1e-3))
+    audio_pretrain: SFTSpec = field(default_factory=SFTSpec)
+    cold_start: ColdStartSpec = field(default_factory=ColdStartSpec)
+    text_rl: PPOSpec = field(default_factory=PPOSpec)
+    iterations: IterationSpec = field(default_factory=IterationSpec)
+    cognition: CognitionSpec = field(default_factory=CognitionSpec)
+    eval: EvalSpec = field(default_factory=EvalSpec)
+
+
+SHIPPED = ("tiny", "smoke", "step-audio-r1")
+
+
+def shipped_recipe(name: str) -> str:
+    """The YAML text of a recipe shipped inside the package (`tiny`, `smoke`, `step-audio-r1`)."""
+    if name not in SHIPPED:
+        raise ValueError(f"no shipped recipe {name!r}; shipped: {', '.join(SHIPPED)}")
+    return resources.files("mgrd.pipeline").joinpath("recipes", f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def load_recipe(source: str | os.PathLike, overrides: list[str] = ()) -> Recipe:
+    """A recipe from a YAML file, or a shipped recipe's name, with dotted `key=value` overrides."""
+    path = Path(source)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+    elif str(source) in SHIPPED:
+        text = shipped_recipe(str(source))
+    else:
+        raise FileNotFoundError(f"recipe {source} does not exist; give a YAML file or one of {', '.join(SHIPPED)}")
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{source}: not valid YAML ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: a recipe must be a mapping of keys to values")
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {item!r} is not key=value (e.g. cold_start.steps=200)")
+        _set_dotted(data, key.strip(), yaml.safe_load(raw) if raw.strip() else "")
+    recipe = from_dict(Recipe, data)
+    check(recipe)
+    return recipe
+
+
+def check(recipe: Recipe) -> None:
+    """Refuse settings no stage could run with, naming the key."""
+    if recipe.cold_start.cot_style not in ("grounded", "surrogate"):
+        raise ValueError(f"cold_start.cot_style={recipe.cold_start.cot_style!r}; accepted: grounded, surrogate")
+    if not 0.0 <= recipe.cold_start.audio_cot_share <= 1.0:
+        raise ValueError("cold_start.audio_cot_share must be in [0, 1]")
+    if recipe.iterations.count < 0:
+        raise ValueError("iterations.count must be >= 0")
+    if recipe.iterations.curation.strategy not in ("range", "failed", "unfiltered"):
+        raise ValueError(f"iterations.curation.strategy={recipe.iterations.curation.strategy!r}; "
+                         "accepted: range, failed, unfiltered")
+    if recipe.model.base is None and recipe.model.vocab_size < 300:
+        raise ValueError("model.vocab_size must be >= 300 (256 bytes + special tokens + merges)")
+    if any(b is not None and b < 0 for b in recipe.eval.budgets + recipe.eval.stage_budgets):
+        raise ValueError("eval budgets must be >= 0 or null (unlimited)")
+
+
+def recipe_dict(recipe: Recipe) -> dict[str, Any]:
+    return to_dict(recipe)
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    return yaml.safe_dump(recipe_dict(recipe), sort_keys=False)

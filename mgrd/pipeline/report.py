@@ -1,0 +1,379 @@
+"""The report of a pipeline run (and of an ablation over runs), written from `summary.json` alone."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mgrd.evaluation.sweep import UNLIMITED
+from mgrd.io import write_text_atomic
+from mgrd.pipeline import plots
+
+NOT_MEASURED = "not measured"
+REPRODUCES, DOES_NOT = "reproduces", "does not reproduce at this scale"
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _pct(value: Any) -> str:
+    """A fraction in [0, 1] as a percentage with one decimal, "–" when absent."""
+    value = _number(value)
+    return "–" if value is None else f"{value * 100:.1f} %"
+
+
+def _points(value: Any) -> str:
+    value = _number(value)
+    return "–" if value is None else f"{value * 100:+.1f} pp"
+
+
+def _fmt(value: Any, spec: str) -> str:
+    value = _number(value)
+    return "–" if value is None else format(value, spec)
+
+
+def _delta(accuracy: Any) -> float | None:
+    """Think − no-think accuracy (a fraction), None unless both were measured."""
+    accuracy = accuracy if isinstance(accuracy, Mapping) else {}
+    think, plain = _number(accuracy.get("think")), _number(accuracy.get("no_think"))
+    return None if think is None or plain is None else think - plain
+
+
+def _budgets(budgets: Any) -> list[tuple[str, float | None]]:
+    """(label, accuracy) by increasing budget, "∞" (unlimited) last; unreadable keys are skipped."""
+    budgets = budgets if isinstance(budgets, Mapping) else {}
+    finite = sorted((int(k), v) for k, v in budgets.items() if str(k).lstrip("-").isdigit())
+    out = [(str(k), _number(v)) for k, v in finite]
+    if UNLIMITED in budgets:
+        out.append(("∞", _number(budgets[UNLIMITED])))
+    return out
+
+
+def _mapping(obj: Any, key: str) -> dict:
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _rl_stages(summary: Mapping) -> dict[str, list[dict]]:
+    return {name: [p for p in points if isinstance(p, Mapping)]
+            for name, points in _mapping(summary, "rl").items() if isinstance(points, list)}
+
+
+def _series(points: list[dict], key: str) -> list[float]:
+    return [v for v in (_number(p.get(key)) for p in points) if v is not None]
+
+
+def _first_last(values: list[float], spec: str) -> str:
+    return "–" if not values else f"{format(values[0], spec)} → {format(values[-1], spec)}"
+
+
+def _duration(seconds: Any) -> str:
+    seconds = _number(seconds)
+    return "–" if seconds is None else f"{seconds:.1f} s ({seconds / 60:.1f} min)"
+
+
+def _draw(plot_dir: Path | None, name: str, draw, *args) -> list[str]:
+    """The markdown image line of a figure drawn by `draw(plot_dir / name, *args)`; nothing when
+    `plot_dir` is None (matplotlib is missing)."""
+    if plot_dir is None:
+        return []
+    return [f"![{name}](plots/{draw(plot_dir / name, *args)})", ""]
+
+
+# Claims: each a computed statement with its numbers, never a verdict written in advance.
+
+def _claim_thinking(final_name: str | None, final: dict) -> str:
+    accuracy = _mapping(final, "accuracy")
+    delta = _delta(accuracy)
+    if delta is None:
+        return f"- Thinking helps: {NOT_MEASURED}."
+    verdict = REPRODUCES if delta > 0 else DOES_NOT
+    return (f"- Thinking helps: **{verdict}** — at stage {final_name}, think {_pct(accuracy['think'])} vs "
+            f"no-think {_pct(accuracy['no_think'])} ({_points(delta)}).")
+
+
+def _claim_budget(final_name: str | None, final: dict) -> str:
+    measured = [(label, v) for label, v in _budgets(final.get("budgets")) if v is not None]
+    if len(measured) < 2:
+        return f"- Accuracy rises with thinking budget: {NOT_MEASURED}."
+    (low_label, low), (high_label, high) = measured[0], measured[-1]
+    values = [v for _, v in measured]
+    steps = list(zip(values, values[1:]))
+    shape = ("monotone (non-decreasing)" if all(b >= a for a, b in steps) else
+             "monotone (non-increasing)" if all(b <= a for a, b in steps) else "not monotone")
+    verdict = REPRODUCES if high > low else DOES_NOT
+    return (f"- Accuracy rises with thinking budget: **{verdict}** — at stage {final_name}, budget {low_label}: "
+            f"{_pct(low)}, budget {high_label}: {_pct(high)} ({_points(high - low)}); over "
+            f"{len(measured)} budgets the curve is {shape}.")
+
+
+def _claim_grounding(evals: dict) -> str:
+    measured = [(name, _number(e.get("grounding"))) for name, e in evals.items() if isinstance(e, Mapping)]
+    measured = [(name, v) for name, v in measured if v is not None]
+    if len(measured) < 2:
+        return f"- Grounding rises over MGRD iterations: {NOT_MEASURED}."
+    (first_name, first), (last_name, last) = measured[0], measured[-1]
+    verdict = REPRODUCES if last > first else DOES_NOT
+    return (f"- Grounding rises over MGRD iterations: **{verdict}** — {first_name}: {first:.2f}, "
+            f"{last_name}: {last:.2f} ({last - first:+.2f}).")
+
+
+def _cognition_pair(summary: Mapping, evals: dict) -> tuple[str, str] | None:
+    """(stage before, stage after) the cognition stage among the evaluated stages, if it ran."""
+    names = list(evals)
+    stages = [s.get("name") for s in summary.get("stages") or [] if isinstance(s, Mapping)]
+    ran = bool(_mapping(summary, "cognition")) or "cognition" in stages or "cognition" in names
+    after = "cognition" if "cognition" in names else "final" if "final" in names else None
+    if not ran or after is None or names.index(after) == 0:
+        return None
+    return names[names.index(after) - 1], after
+
+
+def _claim_cognition(summary: Mapping, evals: dict) -> str:
+    pair = _cognition_pair(summary, evals)
+    before, after = (None, None) if pair is None else (_number(evals[pair[0]].get("self_cognition_error")),
+                                                        _number(evals[pair[1]].get("self_cognition_error")))
+    if before is None or after is None:
+        return f"- Self-cognition error falls after the cognition stage: {NOT_MEASURED}."
+    verdict = REPRODUCES if after < before else DOES_NOT
+    return (f"- Self-cognition error falls after the cognition stage: **{verdict}** — {pair[0]}: {_pct(before)}, "
+            f"{pair[1]}: {_pct(after)} ({_points(after - before)}).")
+
+
+# The sections of a run's report, in order.
+
+def _title(summary: Mapping, drawn: bool) -> list[str]:
+    finished = summary.get("finished")
+    lines = [f"# MGRD run report: {summary.get('recipe', 'unknown recipe')}", "",
+             f"- run directory: `{summary.get('run_dir', '–')}`; "
+             f"{'finished' if finished else 'partial run (not finished)'}",
+             f"- total wall time: {_duration(summary.get('wall_s'))}"]
+    if not drawn:
+        lines.append(f"- plots not drawn: {plots.INSTALL_HINT}")
+    stages = [s for s in summary.get("stages") or [] if isinstance(s, Mapping)]
+    lines += ["", "| stage | wall time |", "|---|---|"]
+    lines += [f"| {s.get('name', '?')} | {_duration(s.get('wall_s'))} |" for s in stages]
+    return lines + ([] if stages else [f"| ({NOT_MEASURED}) | – |"]) + [""]
+
+
+def _results(evals: dict) -> list[str]:
+    lines = ["## Results by stage", "",
+             "| stage | think | no-think | think − no-think | reasoning tokens | grounding | "
+             "self-cognition error | items |", "|---|---|---|---|---|---|---|---|"]
+    for name, e in evals.items():
+        acc = _mapping(e, "accuracy")
+        lines.append(f"| {name} | {_pct(acc.get('think'))} | {_pct(acc.get('no_think'))} | {_points(_delta(acc))} | "
+                     f"{_fmt(e.get('reasoning_tokens'), '.1f')} | {_fmt(e.get('grounding'), '.2f')} | "
+                     f"{_pct(e.get('self_cognition_error'))} | {_fmt(e.get('items'), '.0f')} |")
+    return lines + ([] if evals else [f"No stage was evaluated ({NOT_MEASURED})."]) + [""]
+
+
+def _budget_section(evals: dict, plot_dir: Path | None) -> list[str]:
+    per_stage = {name: dict(_budgets(e.get("budgets"))) for name, e in evals.items()}
+    labels = [lab for lab, _ in _budgets({k: 0 for e in evals.values() for k in _mapping(e, "budgets")})]
+    lines = ["## Accuracy by thinking budget", ""]
+    if not labels:
+        return lines + [f"Accuracy by budget: {NOT_MEASURED}.", ""]
+    lines += ["| stage | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(_pct(acc.get(lab)) for lab in labels) + " |"
+              for name, acc in per_stage.items() if acc]
+    curves = {name: [acc.get(lab) for lab in labels] for name, acc in per_stage.items() if acc}
+    return lines + [""] + _draw(plot_dir, "budget.png", plots.budget, labels, curves)
+
+
+def _family_section(final_name: str | None, final: dict) -> list[str]:
+    families = {f: v for f, v in _mapping(final, "per_family").items() if isinstance(v, Mapping)}
+    lines = [f"## Accuracy per family (final stage: {final_name or NOT_MEASURED})", ""]
+    if not families:
+        return lines + [f"Per-family accuracy: {NOT_MEASURED}.", ""]
+    lines += ["| family | think | no-think | think − no-think | items |", "|---|---|---|---|---|"]
+    lines += [f"| {f} | {_pct(v.get('think'))} | {_pct(v.get('no_think'))} | {_points(_delta(v))} | "
+              f"{_fmt(v.get('items'), '.0f')} |" for f, v in families.items()]
+    return lines + [""]
+
+
+def _rl_section(summary: Mapping, plot_dir: Path | None) -> list[str]:
+    stages = _rl_stages(summary)
+    lines = ["## RL: reward and reasoning length", ""]
+    if not stages:
+        return lines + [f"RL curves: {NOT_MEASURED}.", ""]
+    lines += ["| RL stage | iterations | reward (first → last) | accuracy (first → last) | "
+              "reasoning tokens (first → last) |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {len(points)} | {_first_last(_series(points, 'reward'), '.3f')} | "
+              f"{_first_last([v * 100 for v in _series(points, 'accuracy')], '.1f')} | "
+              f"{_first_last(_series(points, 'reasoning_tokens'), '.1f')} |" for name, points in stages.items()]
+    return lines + [""] + _draw(plot_dir, "rl.png", plots.rl, stages)
+
+
+def _grounding_section(summary: Mapping, evals: dict, plot_dir: Path | None) -> list[str]:
+    lines = ["## Grounding and self-cognition by stage", "",
+             "| stage | grounding | self-cognition error | probes |", "|---|---|---|---|"]
+    lines += [f"| {name} | {_fmt(e.get('grounding'), '.2f')} | {_pct(e.get('self_cognition_error'))} | "
+              f"{_fmt(e.get('probes'), '.0f')} |" for name, e in evals.items()]
+    cognition = _mapping(summary, "cognition")
+    lines += ["", "Cognition stage: " + (", ".join(f"{k} {v}" for k, v in cognition.items()) or NOT_MEASURED) + ".",
+              ""]
+    grounding = {n: g for n, g in ((n, _number(e.get("grounding"))) for n, e in evals.items()) if g is not None}
+    return lines + (_draw(plot_dir, "grounding.png", plots.grounding, grounding) if grounding else [])
+
+
+def _iteration_section(summary: Mapping) -> list[str]:
+    lines = ["## Self-distillation filters", ""]
+    distill = {k: v for k, v in _mapping(summary, "distill").items() if isinstance(v, Mapping)}
+    for name, report in distill.items():
+        lines += [f"**{name}**: kept {report.get('kept', '–')} / {report.get('chains', '–')} chains "
+                  f"(keep rate {_pct(report.get('keep_rate'))})", "",
+                  "| filter | seen | kept | dropped (reason: count) |", "|---|---|---|---|"]
+        for f in (f for f in report.get("filters") or [] if isinstance(f, Mapping)):
+            reasons = _mapping(f, "dropped")
+            lines.append(f"| {f.get('name', '?')} | {f.get('seen', '–')} | {f.get('kept', '–')} | "
+                         + ("; ".join(f"{r}: {n}" for r, n in reasons.items()) or "–") + " |")
+        lines.append("")
+    if not distill:
+        lines += [f"Self-distillation: {NOT_MEASURED}.", ""]
+    curation = {k: v for k, v in _mapping(summary, "curation").items() if isinstance(v, Mapping)}
+    lines += ["## Curation (pass@k histograms)", ""]
+    if not curation:
+        return lines + [f"Curation: {NOT_MEASURED}.", ""]
+    width = max(len(c.get("histogram") or []) for c in curation.values())
+    lines += ["| iteration | strategy | kept / questions | " + " | ".join(f"{i} pass" for i in range(width)) + " |",
+              "|---" * (width + 3) + "|"]
+    for name, c in curation.items():
+        counts = list(c.get("histogram") or []) + ["–"] * (width - len(c.get("histogram") or []))
+        kept_range = f" [{c['low']}, {c['high']}]" if c.get("strategy") == "range" and "low" in c else ""
+        lines.append(f"| {name} | {c.get('strategy', '–')}{kept_range} | {c.get('kept', '–')} / "
+                     f"{c.get('questions', '–')} | " + " | ".join(str(n) for n in counts) + " |")
+    return lines + [""]
+
+
+def _examples_section(evals: dict) -> list[str]:
+    lines = ["## Example chains (before and after MGRD)", ""]
+    names = list(dict.fromkeys(list(evals)[:1] + list(evals)[-1:]))
+    shown = False
+    for name in names:
+        examples = [x for x in evals[name].get("examples") or [] if isinstance(x, Mapping)]
+        if examples:
+            lines += [f"### {name}", ""]
+            shown = True
+        for x in examples:
+            mark = "correct" if x.get("correct") else "wrong"
+            lines += [f"**{x.get('id', '?')}** ({x.get('family', '?')}; answer {x.get('answer', '–')}; {mark})", "",
+                      f"> {str(x.get('question', '')).replace(chr(10), ' ')}", "", "```text",
+                      str(x.get("reasoning", "")).replace("```", "'''"), "```", "",
+                      f"Prediction: {x.get('prediction', '–')}", ""]
+    return lines + ([] if shown else [f"Example chains: {NOT_MEASURED}.", ""])
+
+
+def _load(run_dir: Path) -> dict:
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: the pipeline writes it as it runs; give the run directory")
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(summary, dict):
+        raise ValueError(f"{path}: expected a JSON object (the pipeline summary), got {type(summary).__name__}")
+    return summary
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write `run_dir/report.md` (and `run_dir/plots/*.png` when matplotlib is installed) from
+    `run_dir/summary.json` alone; return the report's path."""
+    run_dir = Path(run_dir)
+    summary = _load(run_dir)
+    plot_dir = run_dir / "plots" if plots.available() else None
+    evals = {k: v for k, v in _mapping(summary, "evals").items() if isinstance(v, Mapping)}
+    final_name = list(evals)[-1] if evals else None
+    final = evals.get(final_name, {})
+    lines = (_title(summary, plot_dir is not None) + _results(evals) + _budget_section(evals, plot_dir)
+             + _family_section(final_name, final) + _rl_section(summary, plot_dir)
+             + _grounding_section(summary, evals, plot_dir)
+             + _iteration_section(summary) + _examples_section(evals)
+             + ["## Claims of the paper at this scale", "",
+                _claim_thinking(final_name, final), _claim_budget(final_name, final), _claim_grounding(evals),
+                _claim_cognition(summary, evals), ""])
+    path = run_dir / "report.md"
+    write_text_atomic(path, "\n".join(lines))
+    return path
+
+
+# An ablation: several runs' summaries side by side, one section per ablation ("format_reward/on" -> format_reward).
+
+def _scaling(delta: float | None) -> str:
+    if delta is None:
+        return NOT_MEASURED
+    return "test-time scaling" if delta > 0 else "inverted scaling" if delta < 0 else "no scaling"
+
+
+def comparison_table(runs: Mapping[str, Mapping]) -> list[dict[str, Any]]:
+    """One row per run (in the given order): accuracies are fractions, `budgets` is [(label, accuracy)]
+    with "∞" last, `rl_length_first/last` are the reasoning tokens at the first and last iteration of
+    the run's last RL stage; anything not in the summary is None."""
+    rows = []
+    for name, summary in runs.items():
+        evals = {k: v for k, v in _mapping(summary, "evals").items() if isinstance(v, Mapping)}
+        final_name = list(evals)[-1] if evals else None
+        final, rl = evals.get(final_name, {}), _rl_stages(summary)
+        accuracy = _mapping(final, "accuracy")
+        rl_stage = list(rl)[-1] if rl else None
+        lengths = _series(rl.get(rl_stage, []), "reasoning_tokens")
+        delta = _delta(accuracy)
+        rows.append({"run": name, "final_stage": final_name, "think": _number(accuracy.get("think")),
+                     "no_think": _number(accuracy.get("no_think")), "delta": delta, "scaling": _scaling(delta),
+                     "budgets": _budgets(final.get("budgets")),
+                     "reasoning_tokens": _number(final.get("reasoning_tokens")),
+                     "grounding": _number(final.get("grounding")),
+                     "self_cognition_error": _number(final.get("self_cognition_error")), "rl_stage": rl_stage,
+                     "rl_length_first": lengths[0] if lengths else None,
+                     "rl_length_last": lengths[-1] if lengths else None})
+    return rows
+
+
+def _groups(runs: Mapping[str, Mapping]) -> dict[str, dict[str, Mapping]]:
+    groups: dict[str, dict[str, Mapping]] = {}
+    for key, summary in runs.items():
+        group, sep, label = key.partition("/")
+        groups.setdefault(group if sep else "runs", {})[label if sep else key] = summary
+    return groups
+
+
+def _comparison_section(group: str, runs: dict[str, Mapping], plot_dir: Path | None) -> list[str]:
+    lines = [f"## {group}", "", "| run | think | no-think | think − no-think | scaling | accuracy by budget | "
+             "reasoning tokens | grounding | self-cognition error | RL reasoning tokens (first → last) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = comparison_table(runs)
+    for row in rows:
+        budgets = " · ".join(f"{label}: {_pct(v)}" for label, v in row["budgets"]) or "–"
+        lengths = [v for v in (row["rl_length_first"], row["rl_length_last"]) if v is not None]
+        rl = f"{_first_last(lengths, '.1f')} ({row['rl_stage']})" if lengths else NOT_MEASURED
+        lines.append(f"| {row['run']} | {_pct(row['think'])} | {_pct(row['no_think'])} | {_points(row['delta'])} | "
+                     f"{row['scaling']} | {budgets} | {_fmt(row['reasoning_tokens'], '.1f')} | "
+                     f"{_fmt(row['grounding'], '.2f')} | {_pct(row['self_cognition_error'])} | {rl} |")
+    lines.append("")
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", group)
+    series = {name: _rl_stages(s) for name, s in runs.items()}
+    if any(_series(p, "reasoning_tokens") for stages in series.values() for p in stages.values()):
+        lines += _draw(plot_dir, f"{slug}_rl_length.png", plots.rl_length, series)
+    deltas = {row["run"]: row["delta"] for row in rows if row["delta"] is not None}
+    return lines + (_draw(plot_dir, f"{slug}_scaling.png", plots.scaling, deltas) if deltas else [])
+
+
+def write_comparison(out_dir: str | Path, runs: Mapping[str, Mapping]) -> Path:
+    """Write `out_dir/report.md` (and plots) comparing runs' summaries (name -> summary dict); names
+    like "format_reward/on" are grouped into one section per prefix. Return the report's path."""
+    if not runs:
+        raise ValueError("write_comparison needs at least one run summary (name -> summary.json contents)")
+    out_dir = Path(out_dir)
+    plot_dir = out_dir / "plots" if plots.available() else None
+    lines = ["# MGRD ablation report", "",
+             f"- runs: {', '.join(runs)}",
+             "- final-stage numbers; think − no-think > 0 is test-time scaling, < 0 inverted scaling"]
+    lines += [] if plot_dir else [f"- plots not drawn: {plots.INSTALL_HINT}"]
+    lines.append("")
+    for group, members in _groups(runs).items():
+        lines += _comparison_section(group, members, plot_dir)
+    path = out_dir / "report.md"
+    write_text_atomic(path, "\n".join(lines))
+    return path

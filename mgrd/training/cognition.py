@@ -1,0 +1,71 @@
+"""Self-cognition correction: spotting responses that deny hearing, and DPO pairs that correct them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+# Phrases with which text-dominated models disclaim hearing. Kept narrow on purpose: a grounded
+# chain says "I hear", "I can hear", "listening"; none of these patterns match those.
+_DENIAL = re.compile(
+    r"\b(?:can ?not|can't|cannot|can’t|unable to|not able to|no (?:ability|way) to|don't have the ability to|"
+    r"do not have the ability to|am not able to)\s+(?:\w+\s+){0,2}?(?:hear|listen|process (?:audio|sound)|"
+    r"play|perceive (?:audio|sound))\b"
+    r"|\btext[- ]based (?:model|assistant|ai)\b"
+    r"|\bonly (?:read|see|process|understand) (?:the )?text\b"
+    r"|\bplease describe the (?:sound|audio|clip|recording) in words\b",
+    re.IGNORECASE)
+
+CognitionJudge = Callable[[str, str], "bool | None"]
+"""(question, response) -> True when the response denies being able to hear, None when unsure."""
+
+
+def denies_hearing(text: str) -> bool:
+    """The world's rule: True when `text` (reasoning or answer) claims the model cannot hear audio.
+
+    >>> denies_hearing("I'm sorry, but I can't hear audio. I am a text-based model.")
+    True
+    >>> denies_hearing("I hear 3 high beeps, so the answer is 3.")
+    False
+    """
+    return bool(_DENIAL.search(text or ""))
+
+
+def is_denial(question: str, response: str, judge: CognitionJudge | None = None) -> bool:
+    """The rule, or an LLM judge where one is given (the judge's None falls back to the rule)."""
+    if judge is not None:
+        verdict = judge(question, response)
+        if verdict is not None:
+            return bool(verdict)
+    return denies_hearing(response)
+
+
+def preference_pair(prompt: Sequence[Mapping[str, Any]], chosen: str, rejected: str) -> dict:
+    """A DPO record: the prompt messages, the correct self-cognition completion and the denial.
+
+    Completions are in the trained format `<think>\\n...\\n</think>\\nanswer`.
+    """
+    if not chosen or not rejected:
+        raise ValueError("a preference pair needs a non-empty chosen and rejected completion")
+    if chosen == rejected:
+        raise ValueError("a preference pair needs two different completions")
+    return {"messages": [dict(m) for m in prompt], "chosen": chosen, "rejected": rejected}
+
+
+def endpoint_judge(base_url: str, model: str, *, api_key: str = "EMPTY", timeout_s: float = 60.0) -> CognitionJudge:
+    """A judge through any OpenAI-compatible endpoint: asks whether the response denies hearing (YES/NO)."""
+    from openai import OpenAI
+
+    client = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s)
+
+    def judge(question: str, response: str) -> bool | None:
+        prompt = ("An audio language model was asked a question about an audio clip.\n"
+                  f"Question: {question}\nResponse: {response}\n"
+                  "Does the response claim that the model cannot hear or process audio? Reply YES or NO.")
+        reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}],
+                                               temperature=0.0, max_tokens=4)
+        text = (reply.choices[0].message.content or "").strip().upper()
+        return True if text.startswith("YES") else False if text.startswith("NO") else None
+
+    return judge
