@@ -18,7 +18,7 @@ OverridesArg = Annotated[list[str] | None, typer.Argument(help="key=value overri
 
 
 def _say(message: str) -> None:
-    _err.print(message, highlight=False, markup=False)
+    _err.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def _run(recipe_source: str, overrides: list[str], run_dir: Path | None, *, quickstart: bool) -> None:

@@ -86,7 +86,7 @@ def world_grader(answer: str, rl_record: dict) -> float | None:
 
 
 def fact_targets(record: Record, clip: int) -> dict[str, Any]:
-    """Encoder-pretraining targets of clip `clip` (0-based): one head per (kind, fact, event).
+    """Encoder-pretraining targets of clip `clip` (0-based): one head per (fact, event), shared by all kinds.
 
     Pitches are regressed in semitones (MIDI numbers, the scale pitch arithmetic is done on),
     other numbers as they are; counts and labels are classes.
@@ -109,7 +109,7 @@ def fact_targets(record: Record, clip: int) -> dict[str, Any]:
             value = int(value)
         elif isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        targets[f"{record.kind}:{f.name}:{event}"] = value
+        targets[f"{f.name}:{event}"] = value
     return targets
 
 

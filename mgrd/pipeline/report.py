@@ -20,20 +20,20 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _pct(value: Any) -> str:
-    """A fraction in [0, 1] as a percentage with one decimal, "–" when absent."""
+def _fmt(value: Any, spec: str, *, scale: float = 1.0, unit: str = "") -> str:
+    """A number formatted with `spec` after scaling, "–" when absent."""
     value = _number(value)
-    return "–" if value is None else f"{value * 100:.1f} %"
+    return "–" if value is None else format(value * scale, spec) + unit
+
+
+def _pct(value: Any) -> str:
+    """A fraction in [0, 1] as a percentage with one decimal ("41.0 %")."""
+    return _fmt(value, ".1f", scale=100, unit=" %")
 
 
 def _points(value: Any) -> str:
-    value = _number(value)
-    return "–" if value is None else f"{value * 100:+.1f} pp"
-
-
-def _fmt(value: Any, spec: str) -> str:
-    value = _number(value)
-    return "–" if value is None else format(value, spec)
+    """A difference of fractions in percentage points ("+3.0 pp")."""
+    return _fmt(value, "+.1f", scale=100, unit=" pp")
 
 
 def _delta(accuracy: Any) -> float | None:
@@ -56,6 +56,11 @@ def _budgets(budgets: Any) -> list[tuple[str, float | None]]:
 def _mapping(obj: Any, key: str) -> dict:
     value = obj.get(key) if isinstance(obj, Mapping) else None
     return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _evals(summary: Mapping) -> dict[str, dict]:
+    """The evaluated stages in evaluation order (the pipeline writes them in insertion order)."""
+    return {k: v for k, v in _mapping(summary, "evals").items() if isinstance(v, Mapping)}
 
 
 def _rl_stages(summary: Mapping) -> dict[str, list[dict]]:
@@ -112,8 +117,7 @@ def _claim_budget(final_name: str | None, final: dict) -> str:
 
 
 def _claim_grounding(evals: dict) -> str:
-    measured = [(name, _number(e.get("grounding"))) for name, e in evals.items() if isinstance(e, Mapping)]
-    measured = [(name, v) for name, v in measured if v is not None]
+    measured = [(name, v) for name, v in ((n, _number(e.get("grounding"))) for n, e in evals.items()) if v is not None]
     if len(measured) < 2:
         return f"- Grounding rises over MGRD iterations: {NOT_MEASURED}."
     (first_name, first), (last_name, last) = measured[0], measured[-1]
@@ -239,14 +243,16 @@ def _iteration_section(summary: Mapping) -> list[str]:
     lines += ["## Curation (pass@k histograms)", ""]
     if not curation:
         return lines + [f"Curation: {NOT_MEASURED}.", ""]
-    width = max(len(c.get("histogram") or []) for c in curation.values())
-    lines += ["| iteration | strategy | kept / questions | " + " | ".join(f"{i} pass" for i in range(width)) + " |",
-              "|---" * (width + 3) + "|"]
+    histograms = {name: list(c.get("histogram") or []) for name, c in curation.items()}
+    width = max(len(h) for h in histograms.values())
+    header = ["iteration", "strategy", "kept / questions"] + [f"{i} pass" for i in range(width)]
+    lines += ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for name, c in curation.items():
-        counts = list(c.get("histogram") or []) + ["–"] * (width - len(c.get("histogram") or []))
         kept_range = f" [{c['low']}, {c['high']}]" if c.get("strategy") == "range" and "low" in c else ""
-        lines.append(f"| {name} | {c.get('strategy', '–')}{kept_range} | {c.get('kept', '–')} / "
-                     f"{c.get('questions', '–')} | " + " | ".join(str(n) for n in counts) + " |")
+        cells = [name, f"{c.get('strategy', '–')}{kept_range}",
+                 f"{c.get('kept', '–')} / {c.get('questions', '–')}"]
+        cells += [str(n) for n in histograms[name]] + ["–"] * (width - len(histograms[name]))
+        lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
 
 
@@ -284,7 +290,7 @@ def write_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     summary = _load(run_dir)
     plot_dir = run_dir / "plots" if plots.available() else None
-    evals = {k: v for k, v in _mapping(summary, "evals").items() if isinstance(v, Mapping)}
+    evals = _evals(summary)
     final_name = list(evals)[-1] if evals else None
     final = evals.get(final_name, {})
     lines = (_title(summary, plot_dir is not None) + _results(evals) + _budget_section(evals, plot_dir)
@@ -313,7 +319,7 @@ def comparison_table(runs: Mapping[str, Mapping]) -> list[dict[str, Any]]:
     the run's last RL stage; anything not in the summary is None."""
     rows = []
     for name, summary in runs.items():
-        evals = {k: v for k, v in _mapping(summary, "evals").items() if isinstance(v, Mapping)}
+        evals = _evals(summary)
         final_name = list(evals)[-1] if evals else None
         final, rl = evals.get(final_name, {}), _rl_stages(summary)
         accuracy = _mapping(final, "accuracy")

@@ -9,9 +9,10 @@ from typing import Any
 # Phrases with which text-dominated models disclaim hearing. Kept narrow on purpose: a grounded
 # chain says "I hear", "I can hear", "listening"; none of these patterns match those.
 _DENIAL = re.compile(
-    r"\b(?:can ?not|can't|cannot|can’t|unable to|not able to|no (?:ability|way) to|don't have the ability to|"
-    r"do not have the ability to|am not able to)\s+(?:\w+\s+){0,2}?(?:hear|listen|process (?:audio|sound)|"
-    r"play|perceive (?:audio|sound))\b"
+    r"\b(?:can ?not|can't|can’t|unable to|not able to|no (?:ability|way) to|"
+    r"(?:don't|don’t|do not) have the (?:ability|capacity) to|am not able to)\s+(?:\w+\s+){0,2}?"
+    r"(?:hear|listen|process (?:audio|sounds?)|perceive (?:audio|sounds?)|"
+    r"play (?:audio|sounds?|the (?:clip|audio|recording|file)))\b"
     r"|\btext[- ]based (?:model|assistant|ai)\b"
     r"|\bonly (?:read|see|process|understand) (?:the )?text\b"
     r"|\bplease describe the (?:sound|audio|clip|recording) in words\b",

@@ -1,0 +1,125 @@
+"""From world records to trainer JSONL: encoder targets per clip, RL prompts and their grader, SFT styles."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mgrd.data.records import Fact, Record, answer_text
+from mgrd.data.world.families import make_record
+from mgrd.pipeline.data import (description_record, encoder_records, fact_targets, prompt_record, sft_record,
+                                take, world_grader, write)
+
+
+def _first(family, kind=None, pred=None, seeds=200):
+    for seed in range(seeds):
+        record, _ = make_record(family, seed, f"{family}-{seed}")
+        if (kind is None or record.kind == kind) and (pred is None or pred(record)):
+            return record
+    raise AssertionError(f"no {family}/{kind} record in {seeds} seeds")
+
+
+def _record(facts, audio=("audio/x.flac",), kind="k"):
+    return Record(id="x", family="music", question_type="perception", question="q?", choices=None, answer="1",
+                  facts=list(facts), audio=list(audio), reasoning={"grounded": "", "surrogate": "", "empty": ""},
+                  messages=[], kind=kind, answer_type="integer")
+
+
+def test_fact_targets_of_a_two_clip_record_come_from_their_own_clip():
+    record = _first("composite", pred=lambda r: len(r.audio) == 2)
+    for clip in (0, 1):
+        prefix = f"clip {clip + 1}, "
+        own = [f for f in record.facts if f.event.startswith(prefix) and f.name != "interval"
+               and " to " not in f.event]
+        targets = fact_targets(record, clip)
+        assert sorted(targets) == sorted(f"{f.name}:{f.event[len(prefix):]}" for f in own)
+        assert targets and not any("clip" in key for key in targets)
+
+
+def test_pitches_become_midi_numbers_counts_ints_and_intervals_are_left_out():
+    record = _record([Fact("pitch", 440.0, "Hz", "note 1"), Fact("pitch", 261.63, "Hz", "note 2"),
+                      Fact("interval", 3, "semitones", "note 1 to note 2"), Fact("count", 4.0, "beeps", "all"),
+                      Fact("tempo", 120, "BPM", "beat"), Fact("chord", "minor", "", "chord")])
+    targets = fact_targets(record, 0)
+    assert targets["pitch:note 1"] == 69.0
+    assert targets["pitch:note 2"] == pytest.approx(60.0, abs=1e-3)     # middle C
+    assert targets["count:all"] == 4 and type(targets["count:all"]) is int
+    assert targets["tempo:beat"] == 120.0 and type(targets["tempo:beat"]) is float
+    assert targets["chord:chord"] == "minor"
+    assert len(targets) == 5                                             # no interval
+    # With two clips the prefix-less facts belong to neither.
+    assert fact_targets(_record(record.facts, audio=("a.flac", "b.flac")), 0) == {}
+
+
+def test_encoder_records_skip_text_and_bait_one_per_clip_with_absolute_paths(tmp_path):
+    text = _first("text")
+    bait = _first("cognition", pred=lambda r: r.meta.get("bait"))
+    probe = _first("cognition", pred=lambda r: not r.meta.get("bait"))
+    sound = _first("sound")
+    composite = _first("composite", pred=lambda r: len(r.audio) == 2)
+    out = encoder_records([text, bait, sound, composite, probe], tmp_path)
+    expected = [sound.audio[0], *composite.audio, probe.audio[0]]    # a hearing probe has facts too
+    assert [o["audio"] for o in out] == [str(tmp_path / a) for a in expected]
+    assert all(Path(o["audio"]).is_absolute() for o in out)
+    assert out[0]["targets"] == fact_targets(sound, 0)
+    assert out[2]["targets"] == fact_targets(composite, 1)
+
+
+@pytest.mark.parametrize("family, answer_type", [("music", "choice"), ("sound", "integer")])
+def test_prompt_record_and_world_grader(tmp_path, family, answer_type):
+    record = _first(family, pred=lambda r: r.answer_type == answer_type)
+    rl = prompt_record(record, tmp_path)
+    assert json.loads(json.dumps(rl)) == rl                              # plain JSON data
+    assert [m["role"] for m in rl["messages"]] == ["user"]
+    audio = [p["audio"] for p in rl["messages"][0]["content"] if p["type"] == "audio"]
+    assert audio == [str(tmp_path / a) for a in record.audio]
+    assert rl["answer"] == record.answer and rl["world"]["messages"] == []
+    assert world_grader(record.answer, rl) == 1.0
+    assert world_grader(answer_text(record), rl) == 1.0
+    if answer_type == "choice":
+        wrong = "A" if record.answer != "A" else "B"
+    else:
+        wrong = str(int(record.answer) + 1)
+    assert world_grader(wrong, rl) == 0.0
+
+
+def test_sft_record_styles_and_absolute_audio(tmp_path):
+    record = _first("sound", pred=lambda r: r.answer_type == "integer")
+    empty = sft_record(record, tmp_path, "empty")
+    assert empty["id"] == record.id
+    assert empty["messages"][-1] == {"role": "assistant", "content": "<think>\n\n</think>\n" + answer_text(record)}
+    assert empty["messages"][0]["content"][1] == {"type": "audio", "audio": str(tmp_path / record.audio[0])}
+    grounded = sft_record(record, tmp_path, "grounded")
+    assert grounded["messages"][-1]["content"] == f"<think>\n{record.reasoning['grounded']}\n</think>\n{record.answer}"
+    with pytest.raises(ValueError, match="unknown reasoning style"):
+        sft_record(record, tmp_path, "verbose")
+
+
+def test_description_record_holds_only_the_acoustic_statements(tmp_path):
+    for record in (_first("sound", "beep_count"), _first("sound", "beep_difference")):
+        described = description_record(record, tmp_path)
+        assert described["id"] == f"{record.id}:describe"
+        user, assistant = described["messages"]
+        assert user["content"][0] == {"type": "text", "text": "Describe what you hear."}
+        assert user["content"][1]["audio"] == str(tmp_path / record.audio[0])
+        head, text = assistant["content"].split("</think>\n")
+        assert head == "<think>\n\n"
+        assert text and "Hence" not in text and "answer is" not in text
+        high = next(f.value for f in record.facts if f.name == "count" and f.event == "high beeps")
+        assert f"{high} high beeps" in text
+        grounded = record.reasoning["grounded"]
+        assert all(line.strip() in text for line in grounded.splitlines() if f"{high} high beeps" in line)
+
+
+def test_take_wraps_around_and_write_refuses_nothing(tmp_path):
+    items = ["a", "b", "c"]
+    assert take(items, 2) == ["a", "b"]
+    assert take(items, 2, offset=2) == ["c", "a"]
+    assert take(items, 5, offset=1) == ["b", "c", "a"]                  # min(n, len)
+    assert take(items, 0) == [] and take([], 3) == []
+    with pytest.raises(ValueError, match="empty.jsonl: no records to write"):
+        write(tmp_path / "empty.jsonl", [])
+    assert not (tmp_path / "empty.jsonl").exists()
+    path = write(tmp_path / "x.jsonl", [{"a": 1}, {"b": "é"}])
+    assert path == str(tmp_path / "x.jsonl")
+    assert [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()] == [{"a": 1}, {"b": "é"}]

@@ -1,0 +1,62 @@
+"""Recipes: every shipped one loads, overrides apply, bad settings are refused with the accepted values named."""
+
+from pathlib import Path
+
+import pytest
+
+from mgrd.pipeline.recipe import SHIPPED, Recipe, dump_recipe, load_recipe, shipped_recipe
+
+REPO_RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_recipe_loads_by_name_and_by_path(name):
+    by_name = load_recipe(name)
+    by_path = load_recipe(REPO_RECIPES / f"{name}.yaml")
+    assert isinstance(by_name, Recipe) and by_name == by_path
+    assert by_name.name == name
+    # the file in recipes/ is the one the package ships
+    assert (REPO_RECIPES / f"{name}.yaml").read_text() == shipped_recipe(name)
+
+
+def test_paper_recipe_has_the_papers_settings():
+    r = load_recipe("step-audio-r1")
+    assert r.model.base and r.text_pretrain.steps == 0 and r.encoder_pretrain.steps == 0
+    assert r.text_rl.samples_per_prompt == 16 and r.text_rl.clip == 0.2 and r.text_rl.kl_coef == 0.0
+    assert r.text_rl.max_new_tokens == 10240
+    c = r.iterations.curation
+    assert (c.k, c.low, c.high, c.strategy) == (8, 3, 6, "range")
+    assert (r.iterations.rl.accuracy_weight, r.iterations.rl.format_weight) == (0.8, 0.2)
+    assert r.cold_start.audio_cot_share == 0.1
+
+
+def test_overrides_are_dotted_and_typed(tmp_path):
+    r = load_recipe("smoke", ["iterations.rl.format_weight=0", "world.families=[sound, text]", "eval.budgets=[0, null]"])
+    assert r.iterations.rl.format_weight == 0.0 and isinstance(r.iterations.rl.format_weight, float)
+    assert r.world.families == ["sound", "text"]
+    assert r.eval.budgets == [0, None]
+    # a dumped recipe reads back to the same recipe
+    path = tmp_path / "r.yaml"
+    path.write_text(dump_recipe(r))
+    assert load_recipe(path) == r
+
+
+@pytest.mark.parametrize("override, words", [
+    ("cold_start.stepz=3", ["stepz", "accepted"]),
+    ("iterations.curation.strategy=best", ["strategy", "range, failed, unfiltered"]),
+    ("cold_start.cot_style=caption", ["cot_style", "grounded, surrogate"]),
+    ("cold_start.audio_cot_share=1.5", ["audio_cot_share"]),
+    ("eval.budgets=[-1]", ["budgets"]),
+    ("iterations.count=-1", ["iterations.count"]),
+    ("cold_start.steps=many", ["cold_start.steps", "int"]),
+    ("novalue", ["key=value"]),
+])
+def test_bad_settings_are_refused_naming_the_key(override, words):
+    with pytest.raises(ValueError) as e:
+        load_recipe("smoke", [override])
+    assert all(w in str(e.value) for w in words), str(e.value)
+
+
+def test_unknown_recipe_names_the_shipped_ones():
+    with pytest.raises(FileNotFoundError, match="tiny, smoke, step-audio-r1"):
+        load_recipe("recipes/nothing.yaml")
