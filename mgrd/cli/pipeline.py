@@ -11,7 +11,7 @@ from rich.table import Table
 
 from mgrd.cli.errors import user_errors
 
-_out = Console()
+_out = Console(width=120)
 _err = Console(stderr=True)
 
 OverridesArg = Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. cold_start.steps=200")]
@@ -50,9 +50,9 @@ def _run(recipe_source: str, overrides: list[str], run_dir: Path | None, *, quic
 def results_table(summary: dict) -> Table:
     """Held-out accuracy with and without thinking, grounding and self-cognition error per evaluated stage."""
     table = Table(title=f"{summary.get('recipe', '')}: held-out world items")
-    for col in ("stage", "think", "no-think", "think - no-think", "reasoning tokens", "grounding",
+    for col in ("stage", "think", "no-think", "think − no-think", "reasoning tokens", "grounding",
                 "self-cognition error"):
-        table.add_column(col, justify="left" if col == "stage" else "right")
+        table.add_column(col, justify="left" if col == "stage" else "right", no_wrap=col == "stage")
 
     def pct(x):
         return "-" if x is None else f"{100 * x:.1f} %"

@@ -10,7 +10,6 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from mgrd.chat import parse_completion
 from mgrd.data.records import Record
 from mgrd.pipeline.data import absolute
 from mgrd.scoring.grounding import verify_grounding
@@ -64,19 +63,18 @@ def evaluate(engine, items: Sequence[Record], probes: Sequence[Record], root: st
         gens = generate(engine, items, root, budget=budget, max_tokens=max_tokens)
         scores = []
         for record, (g,) in zip(items, gens):
-            parsed = parse_completion(g.text)
-            score = task.grade(record_item(record, root), parsed.answer) or 0.0
+            score = task.grade(record_item(record, root), g.answer) or 0.0
             scores.append(score)
             if budget == 0 or budget == think_budget:
                 family_scores[record.family]["no_think" if budget == 0 else "think"].append(score)
             if budget == think_budget:
-                reasoning = parsed.reasoning.strip()
+                reasoning = g.reasoning.strip()
                 reasoning_tokens.append(len(tok.encode(reasoning)) if reasoning else 0)
                 facts = [f.__dict__ for f in record.facts]
                 grounding.append(verify_grounding(reasoning, facts).score if reasoning else 0.0)
                 if len(shown) < examples:
                     shown.append({"id": record.id, "family": record.family, "question": record.question,
-                                  "answer": record.answer, "reasoning": reasoning, "prediction": parsed.answer,
+                                  "answer": record.answer, "reasoning": reasoning, "prediction": g.answer,
                                   "correct": bool(score >= 1.0)})
         by_budget[budget_key(budget)] = _mean(scores)
     result = {"accuracy": {"think": by_budget.get(budget_key(think_budget)), "no_think": by_budget.get("0")},

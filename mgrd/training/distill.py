@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mgrd.chat import parse_completion
 from mgrd.data.records import Record, messages_for
 from mgrd.scoring import extract_number, match_choice, normalize
 from mgrd.scoring.grounding import verify_grounding
@@ -204,10 +203,9 @@ def sample_chains(engine, records: Sequence[Record], root: str | os.PathLike, *,
         params = [SamplingParams(n=samples, max_tokens=max_tokens, temperature=temperature,
                                  seed=(seed * 1_000_003 + start + i) % 2**62) for i in range(len(chunk))]
         for record, gens in zip(chunk, engine.generate(prompts, params)):
-            for g in gens:
-                parsed = parse_completion(g.text)
-                chains.append(Chain(record, g.sample_index, parsed.reasoning, parsed.answer,
-                                    parsed.well_formed and g.finish_reason == "stop"))
+            for g in gens:   # the engine splits reasoning and answer (it knows what the prompt held)
+                chains.append(Chain(record, g.sample_index, g.reasoning, g.answer,
+                                    g.well_formed and g.finish_reason == "stop"))
         if on_progress:
             on_progress(min(start + batch_prompts, len(records)), len(records))
     return chains

@@ -62,16 +62,28 @@ def head_specs(records: list[dict]) -> list[HeadSpec]:
 
 
 class FactHeads(nn.Module):
-    """One small MLP per fact on the mean-pooled adaptor output of a clip."""
+    """One small MLP per fact on three poolings of a clip's adaptor output: the mean; a sum (scaled by
+    1/16), so that per-frame onset features add up to counts; and an attention pooling with the
+    fact's own learned query (so "note 2" can look at where the second note is)."""
 
     def __init__(self, specs: list[HeadSpec], dim: int, hidden: int) -> None:
         super().__init__()
         self.specs = specs
-        self.heads = nn.ModuleDict({s.name: nn.Sequential(nn.Linear(dim, hidden), nn.GELU(),
+        self.queries = nn.Parameter(torch.randn(len(specs), dim) * dim ** -0.5)
+        self.heads = nn.ModuleDict({s.name: nn.Sequential(nn.Linear(3 * dim, hidden), nn.GELU(),
                                                           nn.Linear(hidden, len(s.labels) or 1)) for s in specs})
 
-    def forward(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {name: head(pooled) for name, head in self.heads.items()}
+    def forward(self, clips: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """`clips`: one [T_i, dim] feature sequence per clip -> name -> [num_clips, classes or 1]."""
+        x = nn.utils.rnn.pad_sequence(clips, batch_first=True)                       # [B, T, D]
+        lengths = torch.tensor([len(c) for c in clips], device=x.device)
+        valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]   # [B, T]
+        total = (x * valid[..., None]).sum(1)                                         # [B, D]
+        mean = total / lengths[:, None]
+        scores = torch.einsum("btd,hd->bht", x, self.queries).masked_fill(~valid[:, None, :], float("-inf"))
+        attended = torch.einsum("bht,btd->bhd", scores.softmax(-1), x)                # [B, H, D]
+        return {name: head(torch.cat([mean, total / 16.0, attended[:, i]], -1))
+                for i, (name, head) in enumerate(self.heads.items())}
 
 
 class _Trainable(nn.Module):
@@ -145,11 +157,11 @@ def train_encoder(cfg: EncoderPretrainConfig, *, after_step: StepHook | None = N
             with run.autocast():
                 mels = [m.to(run.device) for _, clip in items for m in clip]
                 feats = model.encode_audio(mels)
-                pooled, k = [], 0
+                sequences, k = [], 0
                 for _, clip in items:
-                    pooled.append(torch.cat(feats[k:k + len(clip)]).mean(0))
+                    sequences.append(torch.cat(feats[k:k + len(clip)]).float())
                     k += len(clip)
-                outputs = heads(torch.stack(pooled).float())
+            outputs = heads(sequences)   # float32 heads outside autocast
             loss, stats = fact_losses(outputs, [r for r, _ in items], specs)
             (loss * len(items) / cfg.batch_size * info.world_size).backward()
             grad_norm = clip_gradients(both, cfg.optim.grad_clip)

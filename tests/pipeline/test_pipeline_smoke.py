@@ -61,7 +61,7 @@ def test_smoke_recipe_kill_resume_report_and_rerun(tmp_path):
     final = summary["evals"]["final"]
     assert set(final["budgets"]) == {"0", "16", "unlimited"}
     assert all(0.0 <= v <= 1.0 for v in final["budgets"].values())
-    assert final["items"] == 12 and final["probes"] == 4
+    assert final["items"] == 12 and final["probes"] == 2
     assert {"text_rl", "iter1/rl"} <= set(summary["rl"]) and len(summary["rl"]["iter1/rl"]) == 2
     assert summary["distill"]["iter1"]["chains"] == 6 * 2
     assert sum(summary["curation"]["iter1"]["histogram"]) == 6

@@ -33,3 +33,21 @@ def test_encoder_learns_pitch_and_decoder_is_untouched(micro_dir, tmp_path):
     changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
     assert changed == {"encoder", "adapter"}
     assert (tmp_path / "run" / "heads.json").is_file()
+
+
+def test_fact_heads_ignore_padding_and_sum_pooling_counts_frames():
+    import torch
+
+    from mgrd.training.encoder_pretrain import FactHeads, HeadSpec
+
+    torch.manual_seed(0)
+    heads = FactHeads([HeadSpec("count", labels=("1", "2", "3")), HeadSpec("pitch")], dim=8, hidden=16)
+    short, long = torch.randn(3, 8), torch.randn(7, 8)
+    together = heads([short, long])
+    alone = heads([short])
+    for name in ("count", "pitch"):
+        torch.testing.assert_close(together[name][0], alone[name][0])   # padding of the batch changes nothing
+    # the sum pooling sees the number of frames: the same frame repeated twice as often changes the output
+    frame = torch.randn(1, 8)
+    twice, four = heads([frame.repeat(2, 1)]), heads([frame.repeat(4, 1)])
+    assert not torch.allclose(twice["count"], four["count"])
