@@ -19,12 +19,13 @@ def _progress(ctx: Context, what: str):
 
 
 def _judges(spec):
-    """The optional LLM judges (any OpenAI-compatible endpoint) of a distillation or cognition spec."""
+    """The optional LLM judges (any OpenAI-compatible endpoint) of a spec: (logical coherence, self-cognition)."""
     if not getattr(spec, "judge_url", None):
-        return None
+        return None, None
     from mgrd.training.cognition import endpoint_judge
+    from mgrd.training.distill import endpoint_logic_judge
 
-    return endpoint_judge(spec.judge_url, spec.judge_model)
+    return endpoint_logic_judge(spec.judge_url, spec.judge_model), endpoint_judge(spec.judge_url, spec.judge_model)
 
 
 def distill(ctx: Context, t: int, spec: IterationSpec, model_from: StageResult) -> StageResult:
@@ -40,7 +41,9 @@ def distill(ctx: Context, t: int, spec: IterationSpec, model_from: StageResult) 
         chains = dist.sample_chains(engine, questions, ctx.world_dir, samples=d.samples, max_tokens=d.max_new_tokens,
                                     temperature=d.temperature, seed=ctx.recipe.seed * 1000 + t,
                                     on_progress=_progress(ctx, f"self-distillation {t}"))
-        filters = dist.default_filters(min_grounding=d.min_grounding, cognition_judge=_judges(d))
+        logic_judge, cognition_judge = _judges(d)
+        filters = dist.default_filters(min_grounding=d.min_grounding, logic_judge=logic_judge,
+                                       cognition_judge=cognition_judge)
         kept, reports = dist.apply_filters(chains, filters)
         records = [dist.sft_record(c, ctx.world_dir) for c in kept]
         if records:
@@ -143,7 +146,7 @@ def cognition(ctx: Context, current: StageResult) -> StageResult:
         engine = load_engine(current.info["model"])
         gens = generate(engine, questions, ctx.world_dir, budget=None, max_tokens=spec.max_new_tokens,
                         temperature=spec.temperature, n=spec.samples, seed=ctx.recipe.seed)
-        judge = _judges(spec)
+        judge = _judges(spec)[1]
         pairs, denials = [], 0
         for record, samples in zip(questions, gens):
             found = [g.text for g in samples if is_denial(record.question, g.text, judge)]

@@ -29,12 +29,12 @@ def run_pipeline(recipe: Recipe, run_dir: str | os.PathLike, *, say: Callable[[s
     `shared`: other run directories whose done stages with equal keys are reused instead of rerun
     (the ablations share their common prefix this way).
     """
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).resolve()   # stage infos hold absolute paths: valid from any working directory
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "recipe.yaml", dump_recipe(recipe))
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
-    runner = Runner(run_dir, log=say, shared=[Path(s) for s in shared])
+    runner = Runner(run_dir, log=say, shared=[Path(s).resolve() for s in shared])
     ctx = S.Context(recipe, runner, say=say, progress=progress)
     try:
         final = _stages(ctx)

@@ -60,3 +60,25 @@ def test_bad_settings_are_refused_naming_the_key(override, words):
 def test_unknown_recipe_names_the_shipped_ones():
     with pytest.raises(FileNotFoundError, match="tiny, smoke, step-audio-r1"):
         load_recipe("recipes/nothing.yaml")
+
+
+def test_every_ablation_variant_changes_only_its_setting():
+    from mgrd.pipeline.ablations import GROUPS, VARIANTS
+    from mgrd.pipeline.recipe import recipe_dict
+
+    def flat(d, prefix=""):
+        out = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return out
+
+    base = flat(recipe_dict(load_recipe("tiny")))
+    changed = {}
+    for name, overrides in VARIANTS.items():
+        variant = flat(recipe_dict(load_recipe("tiny", overrides)))
+        changed[name] = {k for k in base if base[k] != variant[k]}
+    assert changed["mgrd"] == set()
+    assert changed["no_format_reward"] == {"iterations.rl.format_weight", "iterations.rl.accuracy_weight"}
+    assert changed["curation_failed"] == changed["curation_unfiltered"] == {"iterations.curation.strategy"}
+    assert changed["surrogate_cold_start"] == {"cold_start.cot_style"}
+    assert set(GROUPS.values()) == set(VARIANTS)
