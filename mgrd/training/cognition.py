@@ -54,19 +54,29 @@ def preference_pair(prompt: Sequence[Mapping[str, Any]], chosen: str, rejected: 
     return {"messages": [dict(m) for m in prompt], "chosen": chosen, "rejected": rejected}
 
 
-def endpoint_judge(base_url: str, model: str, *, api_key: str = "EMPTY", timeout_s: float = 60.0) -> CognitionJudge:
-    """A judge through any OpenAI-compatible endpoint: asks whether the response denies hearing (YES/NO)."""
+def yes_no_endpoint(base_url: str, model: str, *, api_key: str = "EMPTY",
+                    timeout_s: float = 60.0) -> Callable[[str], "bool | None"]:
+    """`ask(prompt)` through any OpenAI-compatible endpoint: True for YES, False for NO, None otherwise."""
     from openai import OpenAI
 
     client = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s)
 
-    def judge(question: str, response: str) -> bool | None:
-        prompt = ("An audio language model was asked a question about an audio clip.\n"
-                  f"Question: {question}\nResponse: {response}\n"
-                  "Does the response claim that the model cannot hear or process audio? Reply YES or NO.")
+    def ask(prompt: str) -> bool | None:
         reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}],
                                                temperature=0.0, max_tokens=4)
         text = (reply.choices[0].message.content or "").strip().upper()
         return True if text.startswith("YES") else False if text.startswith("NO") else None
+
+    return ask
+
+
+def endpoint_judge(base_url: str, model: str, *, api_key: str = "EMPTY", timeout_s: float = 60.0) -> CognitionJudge:
+    """A judge through any OpenAI-compatible endpoint: asks whether the response denies hearing (YES/NO)."""
+    ask = yes_no_endpoint(base_url, model, api_key=api_key, timeout_s=timeout_s)
+
+    def judge(question: str, response: str) -> bool | None:
+        return ask("An audio language model was asked a question about an audio clip.\n"
+                   f"Question: {question}\nResponse: {response}\n"
+                   "Does the response claim that the model cannot hear or process audio? Reply YES or NO.")
 
     return judge

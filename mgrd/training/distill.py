@@ -132,18 +132,14 @@ LogicJudge = Callable[[str, str, str], "bool | None"]
 
 def endpoint_logic_judge(base_url: str, model: str, *, api_key: str = "EMPTY", timeout_s: float = 60.0) -> LogicJudge:
     """A logical-coherence judge through any OpenAI-compatible endpoint (YES/NO; anything else is unsure)."""
-    from openai import OpenAI
+    from mgrd.training.cognition import yes_no_endpoint
 
-    client = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s)
+    ask = yes_no_endpoint(base_url, model, api_key=api_key, timeout_s=timeout_s)
 
     def judge(question: str, reasoning: str, answer: str) -> bool | None:
-        prompt = ("Here is a question about an audio clip, a step-by-step reasoning and a final answer.\n"
-                  f"Question: {question}\nReasoning: {reasoning}\nFinal answer: {answer}\n"
-                  "Does the reasoning follow step by step and support exactly this final answer? Reply YES or NO.")
-        reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}],
-                                               temperature=0.0, max_tokens=4)
-        text = (reply.choices[0].message.content or "").strip().upper()
-        return True if text.startswith("YES") else False if text.startswith("NO") else None
+        return ask("Here is a question about an audio clip, a step-by-step reasoning and a final answer.\n"
+                   f"Question: {question}\nReasoning: {reasoning}\nFinal answer: {answer}\n"
+                   "Does the reasoning follow step by step and support exactly this final answer? Reply YES or NO.")
 
     return judge
 
