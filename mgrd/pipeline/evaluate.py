@@ -46,9 +46,12 @@ def generate(engine, records: Sequence[Record], root: str | os.PathLike, *, budg
 
 
 def evaluate(engine, items: Sequence[Record], probes: Sequence[Record], root: str | os.PathLike, *,
-             budgets: Sequence[int | None], max_tokens: int, examples: int = 3,
-             on_progress: Callable[[str], None] | None = None) -> dict:
-    """Accuracy by budget and family, reasoning length, grounding and self-cognition error (summary schema)."""
+             budgets: Sequence[int | None], max_tokens: int, temperature: float = 0.0, seed: int = 0,
+             examples: int = 3, on_progress: Callable[[str], None] | None = None) -> dict:
+    """Accuracy by budget and family, reasoning length, grounding and self-cognition error (summary schema).
+
+    With temperature > 0 every item has its own seed, the same at every budget and every stage.
+    """
     task = WorldTask([])
     tok = engine.tokenizer
     by_budget: dict[str, float] = {}
@@ -60,7 +63,8 @@ def evaluate(engine, items: Sequence[Record], probes: Sequence[Record], root: st
     for budget in budgets:
         if on_progress:
             on_progress(f"budget {budget_key(budget)}")
-        gens = generate(engine, items, root, budget=budget, max_tokens=max_tokens)
+        gens = generate(engine, items, root, budget=budget, max_tokens=max_tokens, temperature=temperature,
+                        seed=seed)
         scores = []
         for record, (g,) in zip(items, gens):
             score = task.grade(record_item(record, root), g.answer) or 0.0
@@ -84,15 +88,16 @@ def evaluate(engine, items: Sequence[Record], probes: Sequence[Record], root: st
                              for f, d in sorted(family_scores.items())},
               "reasoning_tokens": _mean(reasoning_tokens), "grounding": _mean(grounding),
               "items": len(items), "examples": shown}
-    result.update(self_cognition(engine, probes, root, max_tokens=max_tokens))
+    result.update(self_cognition(engine, probes, root, max_tokens=max_tokens, temperature=temperature, seed=seed))
     return result
 
 
-def self_cognition(engine, probes: Sequence[Record], root: str | os.PathLike, *, max_tokens: int) -> dict:
+def self_cognition(engine, probes: Sequence[Record], root: str | os.PathLike, *, max_tokens: int,
+                   temperature: float = 0.0, seed: int = 0) -> dict:
     """Share of cognition probes whose response (reasoning or answer) denies being able to hear."""
     if not probes:
         return {"self_cognition_error": None, "probes": 0}
-    gens = generate(engine, probes, root, budget=None, max_tokens=max_tokens)
+    gens = generate(engine, probes, root, budget=None, max_tokens=max_tokens, temperature=temperature, seed=seed)
     denials = sum(denies_hearing(g.text) for (g,) in gens)
     return {"self_cognition_error": denials / len(probes), "probes": len(probes)}
 

@@ -137,7 +137,6 @@ def cognition(ctx: Context, current: StageResult) -> StageResult:
 
     def work(sdir: Path) -> dict:
         from mgrd.pipeline.evaluate import generate, load_engine
-        from mgrd.training.cognition import is_denial
         from mgrd.training.config import DPOConfig
         from mgrd.training.dpo import train_dpo
 
@@ -146,14 +145,7 @@ def cognition(ctx: Context, current: StageResult) -> StageResult:
         engine = load_engine(current.info["model"])
         gens = generate(engine, questions, ctx.world_dir, budget=None, max_tokens=spec.max_new_tokens,
                         temperature=spec.temperature, n=spec.samples, seed=ctx.recipe.seed)
-        judge = _judges(spec)[1]
-        pairs, denials = [], 0
-        for record, samples in zip(questions, gens):
-            found = [g.text for g in samples if is_denial(record.question, g.text, judge)]
-            denials += len(found)
-            # The model's own denials where it made some; else the denial a text-only corpus teaches.
-            rejected = found or [D.messages_for(record, "surrogate")[-1]["content"]]
-            pairs += [D.preference_record(record, ctx.world_dir, _as_completion(r)) for r in dict.fromkeys(rejected)]
+        pairs, denials = cognition_pairs(questions, gens, ctx.world_dir, judge=_judges(spec)[1])
         path = D.write(sdir / "pairs.jsonl", pairs)
         del engine
         cfg = DPOConfig(model=current.info["model"], pairs=[SourceConfig(path)], max_steps=spec.steps,
@@ -167,10 +159,22 @@ def cognition(ctx: Context, current: StageResult) -> StageResult:
     return ctx.runner.stage("cognition", settings(spec), [current], work)
 
 
-def _as_completion(text: str) -> str:
-    """A generated text in the trained format (the prompt already held `<think>\\n`)."""
-    text = text if text.startswith("<think>") else "<think>\n" + text
-    return text
+def cognition_pairs(questions, generations, root, *, judge=None) -> tuple[list[dict], int]:
+    """DPO records (correct self-cognition vs denial) and the number of denials among the samples.
+
+    The rejected side is each of the model's own well-formed denials of a question; a question
+    the model never denied gets the denial a text-only corpus teaches (the record's surrogate turn).
+    """
+    from mgrd.training.cognition import is_denial
+
+    pairs, denials = [], 0
+    for record, samples in zip(questions, generations):
+        found = [g for g in samples if is_denial(record.question, g.text, judge)]
+        denials += len(found)
+        rejected = [f"<think>\n{g.reasoning}\n</think>\n{g.answer}" for g in found if g.well_formed and g.answer]
+        rejected = rejected or [D.messages_for(record, "surrogate")[-1]["content"]]
+        pairs += [D.preference_record(record, root, r) for r in dict.fromkeys(rejected)]
+    return pairs, denials
 
 
 def evaluation(ctx: Context, name: str, current: StageResult, *, final: bool = False) -> StageResult:
@@ -184,7 +188,7 @@ def evaluation(ctx: Context, name: str, current: StageResult, *, final: bool = F
         items, probes = eval_sets(ctx.records("heldout"), items=spec.items, probes=spec.probes)
         engine = load_engine(current.info["model"], max_batch_size=spec.batch_size)
         result = evaluate(engine, items, probes, ctx.world_dir, budgets=budgets, max_tokens=spec.max_tokens,
-                          on_progress=lambda m: ctx.say(f"  {name}: {m}") if ctx.progress else None)
+                          temperature=spec.temperature, seed=ctx.recipe.seed, on_progress=lambda m: ctx.say(f"  {name}: {m}") if ctx.progress else None)
         acc = result["accuracy"]
         ctx.say(f"  {name}: think {_pct(acc['think'])}, no-think {_pct(acc['no_think'])}, "
                 f"grounding {_pct(result['grounding'])}, self-cognition error {_pct(result['self_cognition_error'])}")
@@ -197,4 +201,4 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f} %"
 
 
-__all__ = ["cognition", "curate", "distill", "distill_sft", "evaluation", "iteration", "multimodal_rl"]
+__all__ = ["cognition", "cognition_pairs", "curate", "distill", "distill_sft", "evaluation", "iteration", "multimodal_rl"]

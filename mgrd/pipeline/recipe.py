@@ -146,7 +146,7 @@ class EvalSpec:
     budgets: list[int | None] = field(default_factory=lambda: [0, 16, 32, 64, 128, None])
     stage_budgets: list[int | None] = field(default_factory=lambda: [0, None])   # at intermediate stages
     max_tokens: int = 200
-    temperature: float = 0.0
+    temperature: float = 0.0         # 0 = greedy; > 0 samples with a fixed seed per item
     batch_size: int = 32
 
 

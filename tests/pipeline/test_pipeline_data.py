@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mgrd.data.records import Fact, Record, answer_text
+from mgrd.data.records import Fact, Record, answer_text, messages_for
 from mgrd.data.world.families import make_record
 from mgrd.pipeline.data import (description_record, encoder_records, fact_targets, prompt_record, sft_record,
                                 take, world_grader, write)
@@ -123,3 +123,41 @@ def test_take_wraps_around_and_write_refuses_nothing(tmp_path):
     path = write(tmp_path / "x.jsonl", [{"a": 1}, {"b": "é"}])
     assert path == str(tmp_path / "x.jsonl")
     assert [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()] == [{"a": 1}, {"b": "é"}]
+
+
+def test_cognition_pairs_use_well_formed_own_denials_else_the_taught_one(tmp_path):
+    from mgrd.inference.engine import Generation
+    from mgrd.pipeline.iterations import cognition_pairs
+    from mgrd.training.data import encode_pair
+
+    probe = _first("cognition", pred=lambda r: not r.meta.get("bait") and bool(r.audio))
+
+    def gen(text, reasoning, answer, well_formed):
+        return Generation(0, 0, [], [], [], "stop", 0, text, reasoning, answer, well_formed)
+
+    own = gen("I cannot hear audio.\n</think>\nSorry, I can't.", "I cannot hear audio.", "Sorry, I can't.", True)
+    cut = gen("I cannot hear audio and", "I cannot hear audio and", "", False)   # truncated: no </think>
+    fine = gen("I hear a chord.\n</think>\nYes.", "I hear a chord.", "Yes.", True)
+    pairs, denials = cognition_pairs([probe, probe], [[own, cut], [fine, cut]], tmp_path)
+    assert denials == 3                      # own + cut in the first, cut in the second
+    assert [p["rejected"] for p in pairs] == [
+        "<think>\nI cannot hear audio.\n</think>\nSorry, I can't.",
+        messages_for(probe, "surrogate")[-1]["content"]]
+    assert all(p["chosen"].startswith("<think>\n") and "</think>" in p["chosen"] for p in pairs)
+    # every pair encodes as a trainer record (the truncated denial would not)
+    from mgrd.chat import train_tokenizer
+    tok = train_tokenizer(["I hear a chord", "cannot"], vocab_size=300)
+    for p in pairs:
+        for part in p["messages"][0]["content"]:
+            if part["type"] == "audio":
+                part["audio"] = str(_clip(tmp_path))
+        encode_pair(p, tok)
+
+
+def _clip(tmp_path):
+    import numpy as np
+    import soundfile
+
+    path = tmp_path / "clip.wav"
+    soundfile.write(path, (0.1 * np.sin(np.arange(16000) * 0.1)).astype("float32"), 16000)
+    return path
