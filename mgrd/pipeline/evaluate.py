@@ -107,10 +107,12 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def eval_sets(records: Sequence[Record], *, items: int, probes: int) -> tuple[list[Record], list[Record]]:
-    """The first `items` audio items and `probes` cognition probes of a held-out split."""
-    from mgrd.pipeline.data import is_audio_item, is_probe
+    """The first `items` audio items and `probes` self-cognition questions of a held-out split: probes on a
+    clip ("Can you hear this?") and the questions about hearing that text corpora teach models to deny."""
+    from mgrd.pipeline.data import is_audio_item, is_bait, is_probe
 
-    return ([r for r in records if is_audio_item(r)][:items], [r for r in records if is_probe(r)][:probes])
+    return ([r for r in records if is_audio_item(r)][:items],
+            [r for r in records if is_probe(r) or is_bait(r)][:probes])
 
 
 __all__ = ["budget_key", "eval_sets", "evaluate", "generate", "load_engine", "self_cognition"]
