@@ -88,8 +88,14 @@ def world(ctx: Context) -> StageResult:
 def base_model(ctx: Context, world_stage: StageResult) -> StageResult:
     """The starting checkpoint: `model.base`, or a new tiny model with a BPE trained on the world's text."""
     spec = ctx.recipe.model
-    if spec.base:
-        return ctx.runner.stage("base", settings(spec), [], lambda sdir: {"model": spec.base})
+    if spec.base:   # the world stays upstream: later stages read its data
+        def released(sdir: Path) -> dict:
+            if not (Path(spec.base) / "config.json").is_file():
+                raise FileNotFoundError(f"model.base={spec.base} is not a checkpoint directory (no config.json); "
+                                        "give a local Step-Audio-2-mini or Step-Audio-R1 directory")
+            return {"model": str(Path(spec.base).resolve())}
+
+        return ctx.runner.stage("base", settings(spec), [world_stage], released)
 
     def work(sdir: Path) -> dict:
         from mgrd.chat import train_tokenizer

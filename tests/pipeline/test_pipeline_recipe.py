@@ -82,3 +82,15 @@ def test_every_ablation_variant_changes_only_its_setting():
     assert changed["curation_failed"] == changed["curation_unfiltered"] == {"iterations.curation.strategy"}
     assert changed["surrogate_cold_start"] == {"cold_start.cot_style"}
     assert set(GROUPS.values()) == set(VARIANTS)
+
+
+def test_a_missing_base_checkpoint_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    world = ["world.train=8", "world.heldout=8", "world.families=[sound]", "world.workers=1"]
+    proc = subprocess.run([sys.executable, "-m", "mgrd.cli.main", "train", "step-audio-r1",
+                           f"model.base={tmp_path / 'nothing'}", *world, "--run-dir", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "model.base=" in proc.stderr and "not a checkpoint directory" in proc.stderr
