@@ -65,20 +65,12 @@ class Runner:
         key = stage_key(name, settings, keys)
         sdir = self.run_dir / name
         marker = sdir / DONE
-        if marker.is_file():
-            done = read_json(marker)
-            if done.get("key") == key:
-                result = StageResult(name, key, done.get("info", {}), float(done.get("wall_s", 0.0)), True)
-                self.results[name] = result
-                self.log(f"[skip] {name}: done ({result.wall_s:.0f} s)")
-                return result
-        for other in self.shared:
-            done = read_json(other / name / DONE) if (other / name / DONE).is_file() else {}
-            if done.get("key") == key:
-                result = StageResult(name, key, done.get("info", {}), float(done.get("wall_s", 0.0)), True)
-                self.results[name] = result
-                self.log(f"[shared] {name}: done in {other}")
-                return result
+        for where in (self.run_dir, *self.shared):
+            reused = self._done(where, name, key)
+            if reused is not None:
+                self.log(f"[skip] {name}: done ({reused.wall_s:.0f} s)" if where == self.run_dir
+                         else f"[shared] {name}: done in {where}")
+                return reused
         if sdir.exists() and (not (sdir / KEY).is_file() or (sdir / KEY).read_text().strip() != key):
             self.log(f"[redo] {name}: its inputs or settings changed")
             shutil.rmtree(sdir)
@@ -98,6 +90,16 @@ class Runner:
         result = StageResult(name, key, info, wall, False)
         self.results[name] = result
         self.log(f"[done] {name} in {wall:.0f} s")
+        return result
+
+    def _done(self, run_dir: Path, name: str, key: str) -> StageResult | None:
+        """The result recorded in run_dir/name/DONE.json when it was made with `key`."""
+        marker = run_dir / name / DONE
+        done = read_json(marker) if marker.is_file() else {}
+        if done.get("key") != key:
+            return None
+        result = StageResult(name, key, done.get("info", {}), float(done.get("wall_s", 0.0)), True)
+        self.results[name] = result
         return result
 
 
