@@ -50,8 +50,11 @@ class Context:
         return [r for r in self.records("train") if D.is_text_item(r)]
 
     def run_config(self, sdir: Path, steps: int) -> RunConfig:
+        # The stage key already pins config and data (a changed key clears the stage directory), so a
+        # resume may accept what the key does not cover: a different number of processes, as when a
+        # stage was run forward under torchrun with this config.
         return RunConfig(dir=str(sdir / "train"), seed=self.recipe.seed, save_every=max(5, steps // 4), keep_last=1,
-                         progress=self.progress)
+                         progress=self.progress, allow_changed=True)
 
 
 def settings(*specs) -> list:
