@@ -128,9 +128,10 @@ def encoder_records(records: Iterable[Record], root: str | os.PathLike) -> list[
 
 def preference_record(record: Record, root: str | os.PathLike, rejected: str) -> dict:
     """A DPO record: the probe's prompt, the correct self-cognition answer, and a denial."""
+    from mgrd.training.cognition import preference_pair
+
     chosen = assistant_text(record.reasoning["grounded"], answer_text(record))
-    return {"id": record.id, "messages": absolute(messages_for(record, "empty")[:1], root),
-            "chosen": chosen, "rejected": rejected}
+    return {"id": record.id, **preference_pair(absolute(messages_for(record, "empty")[:1], root), chosen, rejected)}
 
 
 def take(records: Sequence[Record], n: int, offset: int = 0) -> list[Record]:
