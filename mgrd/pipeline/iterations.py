@@ -58,18 +58,39 @@ def distill(ctx: Context, t: int, spec: IterationSpec, model_from: StageResult) 
 
 def distill_sft(ctx: Context, t: int, spec: IterationSpec, distilled: StageResult,
                 model_from: StageResult) -> StageResult:
-    """SFT on the kept audio chains + text CoT (paper eq. 5)."""
+    """SFT on the kept audio chains + text CoT (paper eq. 5).
+
+    Kept chains take a share 1 / (1 + text_cot_ratio) of the stream, but no chain is seen more than
+    `max_chain_repeats` times over the stage: a handful of kept chains is not drilled in hundreds of
+    times (the rest of the stream is text CoT).
+    """
     def sources(sdir: Path) -> list[SourceConfig]:
         text = [D.sft_record(r, ctx.world_dir, "grounded") for r in ctx.text_items]
-        out = [SourceConfig(D.write(sdir / "text_cot.jsonl", text), ratio=spec.text_cot_ratio)]
-        if distilled.info.get("kept"):
-            out.append(SourceConfig(distilled.info["kept"], ratio=1.0))
+        kept = int(distilled.info.get("distill", {}).get("kept", 0))
+        share = kept_share(kept, spec)
+        out = [SourceConfig(D.write(sdir / "text_cot.jsonl", text), ratio=1.0 - share)]
+        if share > 0:
+            out.append(SourceConfig(distilled.info["kept"], ratio=share))
         else:
             ctx.say(f"  no chain passed the filters in iteration {t}: this SFT sees text CoT only")
         return out
 
     return sft_stage(ctx, f"iter{t}/sft", spec.sft, [distilled], model_from, sources,
-                     extra_settings=spec.text_cot_ratio)
+                     extra_settings={"text_cot_ratio": spec.text_cot_ratio, "max_chain_repeats": spec.max_chain_repeats})
+
+
+def kept_share(kept: int, spec: IterationSpec) -> float:
+    """The kept chains' share of the SFT stream: 1 / (1 + text_cot_ratio), capped by the repeat limit.
+
+    >>> from mgrd.pipeline.recipe import IterationSpec, SFTSpec
+    >>> spec = IterationSpec(text_cot_ratio=1.0, max_chain_repeats=4, sft=SFTSpec(steps=50, batch_size=16))
+    >>> kept_share(1000, spec), kept_share(10, spec), kept_share(0, spec)
+    (0.5, 0.05, 0.0)
+    """
+    if kept <= 0:
+        return 0.0
+    samples = spec.sft.steps * spec.sft.batch_size
+    return min(1.0 / (1.0 + spec.text_cot_ratio), spec.max_chain_repeats * kept / max(1, samples))
 
 
 def curate(ctx: Context, t: int, spec: IterationSpec, previous: StageResult) -> StageResult:

@@ -116,7 +116,8 @@ class IterationSpec:
     count: int = 2
     distill: DistillSpec = field(default_factory=DistillSpec)
     sft: SFTSpec = field(default_factory=lambda: SFTSpec(steps=40, lr=3e-4))
-    text_cot_ratio: float = 1.0
+    text_cot_ratio: float = 1.0      # text CoT per kept chain in the iteration's SFT
+    max_chain_repeats: int = 4       # no kept chain is seen more often than this in one SFT stage
     curation: CurationSpec = field(default_factory=CurationSpec)
     rl: PPOSpec = field(default_factory=PPOSpec)
 
@@ -212,6 +213,8 @@ def check(recipe: Recipe) -> None:
         raise ValueError("cold_start.audio_cot_share must be in [0, 1]")
     if recipe.iterations.count < 0:
         raise ValueError("iterations.count must be >= 0")
+    if recipe.iterations.max_chain_repeats < 1 or recipe.iterations.text_cot_ratio < 0:
+        raise ValueError("iterations.max_chain_repeats must be >= 1 and iterations.text_cot_ratio >= 0")
     if recipe.iterations.curation.strategy not in ("range", "failed", "unfiltered"):
         raise ValueError(f"iterations.curation.strategy={recipe.iterations.curation.strategy!r}; "
                          "accepted: range, failed, unfiltered")

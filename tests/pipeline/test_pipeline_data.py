@@ -161,3 +161,14 @@ def _clip(tmp_path):
     path = tmp_path / "clip.wav"
     soundfile.write(path, (0.1 * np.sin(np.arange(16000) * 0.1)).astype("float32"), 16000)
     return path
+
+
+def test_kept_chains_share_is_capped_by_the_repeat_limit():
+    from mgrd.pipeline.iterations import kept_share
+    from mgrd.pipeline.recipe import IterationSpec, SFTSpec
+
+    spec = IterationSpec(text_cot_ratio=1.0, max_chain_repeats=4, sft=SFTSpec(steps=50, batch_size=16))   # 800 samples
+    assert kept_share(1000, spec) == 0.5            # plenty of chains: 1 / (1 + 1)
+    assert kept_share(10, spec) == 4 * 10 / 800     # 10 chains, each seen at most 4 times
+    assert kept_share(0, spec) == 0.0
+    assert kept_share(1000, IterationSpec(text_cot_ratio=3.0)) == 0.25
