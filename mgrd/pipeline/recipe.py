@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from mgrd.training.config import _set_dotted, from_dict, to_dict
+from mgrd.training.config import config_data, from_dict, to_dict
 
 
 @dataclass
@@ -189,17 +189,7 @@ def load_recipe(source: str | os.PathLike, overrides: list[str] = ()) -> Recipe:
         text = shipped_recipe(str(source))
     else:
         raise FileNotFoundError(f"recipe {source} does not exist; give a YAML file or one of {', '.join(SHIPPED)}")
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        raise ValueError(f"{source}: not valid YAML ({e})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{source}: a recipe must be a mapping of keys to values")
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"override {item!r} is not key=value (e.g. cold_start.steps=200)")
-        _set_dotted(data, key.strip(), yaml.safe_load(raw) if raw.strip() else "")
+    data = config_data(text, str(source), overrides)
     recipe = from_dict(Recipe, data)
     check(recipe)
     return recipe

@@ -147,21 +147,24 @@ def load_config(cls: type[T], path: str | os.PathLike | None, overrides: list[st
     Nested keys are dotted (`optim.lr=3e-4`); values are parsed as YAML (`data=[{path: a.jsonl}]`).
     Relative data and model paths stay relative to the current directory.
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        text = Path(path).read_text(encoding="utf-8")
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as e:
-            raise ValueError(f"{path}: not valid YAML ({e})") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: a config must be a mapping of keys to values")
+    text = Path(path).read_text(encoding="utf-8") if path is not None else ""
+    return from_dict(cls, config_data(text, str(path), overrides))
+
+
+def config_data(text: str, where: str, overrides: list[str] = ()) -> dict[str, Any]:
+    """The plain data of a YAML config text with dotted `key=value` overrides applied."""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{where}: not valid YAML ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: a config must be a mapping of keys to values")
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ValueError(f"override {item!r} is not key=value (e.g. optim.lr=3e-4)")
         _set_dotted(data, key.strip(), yaml.safe_load(raw) if raw.strip() else "")
-    return from_dict(cls, data)
+    return data
 
 
 def from_dict(cls: type[T], data: Any, where: str = "") -> T:
