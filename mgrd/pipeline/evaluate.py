@@ -33,13 +33,20 @@ def load_engine(model_dir: str | os.PathLike, *, max_batch_size: int = 32):
     return Engine(model, tokenizer, max_batch_size=max_batch_size)
 
 
-def generate(engine, records: Sequence[Record], root: str | os.PathLike, *, budget: int | None, max_tokens: int,
-             temperature: float = 0.0, n: int = 1, seed: int = 0) -> list[list]:
-    """Completions of each record's user turn (`n` each) at a thinking budget."""
+def build_prompts(engine, records: Sequence[Record], root: str | os.PathLike) -> list:
+    """Engine prompts (audio decoded and featurised) of each record's user turn."""
     from mgrd.data.records import messages_for
-    from mgrd.inference import SamplingParams, build_prompt
+    from mgrd.inference import build_prompt
 
-    prompts = [build_prompt(absolute(messages_for(r, "empty")[:1], root), engine.tokenizer) for r in records]
+    return [build_prompt(absolute(messages_for(r, "empty")[:1], root), engine.tokenizer) for r in records]
+
+
+def generate(engine, records: Sequence[Record], root: str | os.PathLike, *, budget: int | None, max_tokens: int,
+             temperature: float = 0.0, n: int = 1, seed: int = 0, prompts: Sequence | None = None) -> list[list]:
+    """Completions of each record's user turn (`n` each) at a thinking budget; `prompts` reuses built ones."""
+    from mgrd.inference import SamplingParams
+
+    prompts = build_prompts(engine, records, root) if prompts is None else prompts
     params = [SamplingParams(n=n, max_tokens=max_tokens, temperature=temperature, thinking_budget=budget,
                              seed=(seed * 1_000_003 + i) % 2**62) for i in range(len(records))]
     return engine.generate(prompts, params)
@@ -60,14 +67,16 @@ def evaluate(engine, items: Sequence[Record], probes: Sequence[Record], root: st
     grounding: list[float] = []
     shown: list[dict] = []
     think_budget = None if None in budgets else max(b for b in budgets if b is not None)
+    prompts = build_prompts(engine, items, root)            # decoded once, sampled at every budget
+    graded = [record_item(r, root) for r in items]
     for budget in budgets:
         if on_progress:
             on_progress(f"budget {budget_key(budget)}")
         gens = generate(engine, items, root, budget=budget, max_tokens=max_tokens, temperature=temperature,
-                        seed=seed)
+                        seed=seed, prompts=prompts)
         scores = []
-        for record, (g,) in zip(items, gens):
-            score = task.grade(record_item(record, root), g.answer) or 0.0
+        for record, item, (g,) in zip(items, graded, gens):
+            score = task.grade(item, g.answer) or 0.0
             scores.append(score)
             if budget == 0 or budget == think_budget:
                 family_scores[record.family]["no_think" if budget == 0 else "think"].append(score)
@@ -115,4 +124,4 @@ def eval_sets(records: Sequence[Record], *, items: int, probes: int) -> tuple[li
             [r for r in records if is_probe(r) or is_bait(r)][:probes])
 
 
-__all__ = ["budget_key", "eval_sets", "evaluate", "generate", "load_engine", "self_cognition"]
+__all__ = ["budget_key", "build_prompts", "eval_sets", "evaluate", "generate", "load_engine", "self_cognition"]
