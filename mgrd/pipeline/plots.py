@@ -33,6 +33,19 @@ def _save(fig, path: Path) -> str:
     return path.name
 
 
+def _finish(fig, ax, path: Path, *, ylabel: str, title: str, xlabel: str | None = None,
+            legend: bool = False) -> str:
+    """Label one-panel figure `ax`, add the legend if asked and anything was drawn, and save it."""
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if legend and ax.has_data():
+        ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def budget(path: Path, labels: Sequence[str], curves: Mapping[str, Sequence[float | None]]) -> str:
     """Accuracy (fractions, drawn in %) against thinking budget, one line per stage.
 
@@ -45,13 +58,8 @@ def budget(path: Path, labels: Sequence[str], curves: Mapping[str, Sequence[floa
         if points:
             ax.plot(*zip(*points), marker="o", label=stage)
     ax.set_xticks(range(len(labels)), labels)
-    ax.set_xlabel("thinking budget (tokens)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("accuracy vs thinking budget")
-    if ax.has_data():
-        ax.legend()
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, ax, path, xlabel="thinking budget (tokens)", ylabel="accuracy (%)",
+                   title="accuracy vs thinking budget", legend=True)
 
 
 def _cumulative(stages: Mapping[str, Sequence[dict]], key: str):
@@ -90,11 +98,8 @@ def grounding(path: Path, values: Mapping[str, float]) -> str:
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot(range(len(values)), list(values.values()), marker="o")
     ax.set_xticks(range(len(values)), list(values))
-    ax.set_xlabel("stage")
-    ax.set_ylabel("grounding score")
-    ax.set_title("grounding of the reasoning by stage")
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, ax, path, xlabel="stage", ylabel="grounding score",
+                   title="grounding of the reasoning by stage")
 
 
 def rl_length(path: Path, runs: Mapping[str, Mapping[str, Sequence[dict]]]) -> str:
@@ -106,13 +111,8 @@ def rl_length(path: Path, runs: Mapping[str, Mapping[str, Sequence[dict]]]) -> s
         xs = [x for seg_xs, _ in segments for x in seg_xs]
         if xs:
             ax.plot(xs, [y for _, seg_ys in segments for y in seg_ys], marker=".", label=run)
-    ax.set_xlabel("RL iteration (cumulative over RL stages)")
-    ax.set_ylabel("reasoning tokens")
-    ax.set_title("reasoning length during RL")
-    if ax.has_data():
-        ax.legend()
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, ax, path, xlabel="RL iteration (cumulative over RL stages)", ylabel="reasoning tokens",
+                   title="reasoning length during RL", legend=True)
 
 
 def scaling(path: Path, deltas: Mapping[str, float]) -> str:
@@ -126,7 +126,5 @@ def scaling(path: Path, deltas: Mapping[str, float]) -> str:
     ax.axhline(0, color="black", linewidth=0.8)
     ax.margins(y=0.2)
     ax.set_xticks(range(len(names)), names)
-    ax.set_ylabel("think − no-think (points)")
-    ax.set_title("test-time scaling (> 0) or inverted scaling (< 0)")
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, ax, path, ylabel="think − no-think (points)",
+                   title="test-time scaling (> 0) or inverted scaling (< 0)")
