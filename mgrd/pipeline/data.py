@@ -6,13 +6,12 @@ against the JSONL file's directory, and these files live in the run directory, n
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from mgrd.data.records import Record, answer_text, assistant_text, build_messages, messages_for
+from mgrd.data.world.targets import fact_targets  # noqa: F401  (re-exported: encoder targets live with the world)
 from mgrd.io import write_jsonl_atomic
 from mgrd.scoring.grounding import verify_grounding
 
@@ -83,34 +82,6 @@ def world_grader(answer: str, rl_record: dict) -> float | None:
 
     record = Record.from_dict(rl_record["world"])
     return WorldTask([]).grade(record_item(record, "."), answer)
-
-
-def fact_targets(record: Record, clip: int) -> dict[str, Any]:
-    """Encoder-pretraining targets of clip `clip` (0-based): one head per (fact, event), shared by all kinds.
-
-    Pitches are regressed in semitones (MIDI numbers, the scale pitch arithmetic is done on),
-    other numbers as they are; counts and labels are classes.
-    """
-    prefix = f"clip {clip + 1}, "
-    many = len(record.audio) > 1
-    targets: dict[str, Any] = {}
-    for f in record.facts:
-        event = f.event
-        if many:
-            if not event.startswith(prefix):
-                continue
-            event = event[len(prefix):]
-        if f.name == "interval" or " to " in event:
-            continue   # a relation between notes, learned from the two pitches
-        value = f.value
-        if f.name == "pitch" and isinstance(value, (int, float)) and value > 0:
-            value = round(69.0 + 12.0 * math.log2(float(value) / 440.0), 3)
-        elif f.name == "count" and isinstance(value, (int, float)):
-            value = int(value)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        targets[f"{f.name}:{event}"] = value
-    return targets
 
 
 def encoder_records(records: Iterable[Record], root: str | os.PathLike) -> list[dict]:

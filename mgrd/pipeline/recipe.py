@@ -110,6 +110,14 @@ class CurationSpec:
 
 
 @dataclass
+class EncoderSpec(SFTSpec):
+    """Encoder pretraining on the fact heads: stored clips, and clips made on the fly from fresh seeds."""
+
+    streamed_share: float = 0.0      # share of each batch made from new world items (sound, music, composite)
+    probe_clips: int = 200           # held-out clips the heads are probed on after training (0: none)
+
+
+@dataclass
 class IterationSpec:
     """T iterations of: select -> self-distil -> SFT -> curate -> multimodal PPO."""
 
@@ -161,7 +169,7 @@ class Recipe:
     world: WorldSpec = field(default_factory=WorldSpec)
     model: ModelSpec = field(default_factory=ModelSpec)
     text_pretrain: SFTSpec = field(default_factory=SFTSpec)
-    encoder_pretrain: SFTSpec = field(default_factory=lambda: SFTSpec(lr=1e-3))
+    encoder_pretrain: EncoderSpec = field(default_factory=lambda: EncoderSpec(lr=1e-3))
     audio_pretrain: SFTSpec = field(default_factory=SFTSpec)
     cold_start: ColdStartSpec = field(default_factory=ColdStartSpec)
     text_rl: PPOSpec = field(default_factory=PPOSpec)
@@ -201,6 +209,8 @@ def check(recipe: Recipe) -> None:
         raise ValueError(f"cold_start.cot_style={recipe.cold_start.cot_style!r}; accepted: grounded, surrogate")
     if not 0.0 <= recipe.cold_start.audio_cot_share <= 1.0:
         raise ValueError("cold_start.audio_cot_share must be in [0, 1]")
+    if not 0.0 <= recipe.encoder_pretrain.streamed_share < 1.0:
+        raise ValueError("encoder_pretrain.streamed_share must be in [0, 1): stored clips carry the heads' labels")
     if recipe.iterations.count < 0:
         raise ValueError("iterations.count must be >= 0")
     if recipe.iterations.max_chain_repeats < 1 or recipe.iterations.text_cot_ratio < 0:

@@ -7,6 +7,7 @@ StageResult of its stage (info["model"] is the model directory a stage produced)
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Callable
 from mgrd.data.records import Record
 from mgrd.pipeline import data as D
 from mgrd.pipeline.recipe import PPOSpec, Recipe, SFTSpec
-from mgrd.pipeline.runner import Runner, StageResult, finished, rl_series
+from mgrd.pipeline.runner import Runner, StageResult, finished, read_json, rl_series
 from mgrd.training.config import OptimConfig, RunConfig, SourceConfig
 
 
@@ -172,17 +173,45 @@ def encoder_pretrain(ctx: Context, upstream: StageResult) -> StageResult:
         from mgrd.training.config import EncoderPretrainConfig
         from mgrd.training.encoder_pretrain import train_encoder
 
-        path = D.write(sdir / "clips.jsonl", D.encoder_records(ctx.records("train"), ctx.world_dir))
-        cfg = EncoderPretrainConfig(model=upstream.info["model"], data=[SourceConfig(path)], max_steps=spec.steps,
+        cfg = EncoderPretrainConfig(model=upstream.info["model"], data=encoder_sources(ctx, sdir, spec),
+                                    eval_data=encoder_probe_sources(ctx, sdir, spec), max_steps=spec.steps,
                                     batch_size=spec.batch_size,
                                     optim=OptimConfig(lr=spec.lr, warmup_steps=spec.warmup_steps),
                                     run=ctx.run_config(sdir, spec.steps))
         result = finished(train_encoder(cfg))
         last = result.history[-1] if result.history else {}
+        probes = Path(cfg.run.dir) / "probes.json"
         return {"model": str(result.model_dir), "steps": result.steps,
-                "final": {k: v for k, v in last.items() if k.endswith(("_acc", "_mae"))}}
+                "final": {k: v for k, v in last.items() if k.endswith(("_acc", "_mae"))},
+                "probes": read_json(probes) if probes.is_file() else None}
 
     return ctx.runner.stage("encoder_pretrain", settings(spec), [upstream], work)
+
+
+def encoder_sources(ctx: Context, sdir: Path, spec) -> list[SourceConfig]:
+    """The stored clips of the train split and, with `streamed_share`, references to fresh world items
+    (one per sample drawn, so no streamed clip is seen twice)."""
+    from mgrd.data.world.targets import STREAMED_FAMILIES, stream_references
+
+    stored = SourceConfig(D.write(sdir / "clips.jsonl", D.encoder_records(ctx.records("train"), ctx.world_dir)),
+                          ratio=1.0 - spec.streamed_share)
+    if spec.streamed_share <= 0:
+        return [stored]
+    asked = ctx.recipe.world.families
+    families = [f for f in STREAMED_FAMILIES if not asked or f in asked]
+    if not families:
+        return [dataclasses.replace(stored, ratio=1.0)]
+    n = math.ceil(spec.steps * spec.batch_size * spec.streamed_share) + spec.batch_size
+    refs = stream_references(families, split="train", seed=ctx.recipe.world.seed, n=n)
+    return [stored, SourceConfig(D.write(sdir / "streamed.jsonl", refs), ratio=spec.streamed_share)]
+
+
+def encoder_probe_sources(ctx: Context, sdir: Path, spec) -> list[SourceConfig]:
+    """The first `probe_clips` clips of the held-out split, for the encoder's probe accuracy."""
+    if spec.probe_clips <= 0:
+        return []
+    clips = D.encoder_records(ctx.records("heldout"), ctx.world_dir)[:spec.probe_clips]
+    return [SourceConfig(D.write(sdir / "probe_clips.jsonl", clips))] if clips else []
 
 
 def audio_pretrain(ctx: Context, upstream: StageResult) -> StageResult:

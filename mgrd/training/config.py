@@ -130,6 +130,7 @@ class EncoderPretrainConfig:
     max_steps: int = 400
     batch_size: int = 16
     head_hidden: int = 128
+    eval_data: list[SourceConfig] = field(default_factory=list)   # held-out clips the heads are probed on
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3))
     run: RunConfig = field(default_factory=RunConfig)
 

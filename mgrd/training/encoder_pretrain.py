@@ -2,8 +2,12 @@
 
 The tiny recipe's stand-in for a pretrained audio encoder (DESIGN.md "The tiny scale"). A record
 is `{"audio": "audio/x.flac", "targets": {"pitch_class": "A", "count": 5, "duration_s": 0.8}}`:
-strings, booleans and integers are classes, floats are regressed (standardised). The saved
-AudioLM carries the trained encoder and adaptor; later stages load it and keep the encoder frozen.
+strings, booleans and integers are classes, floats are regressed (standardised). A record may
+instead reference a world item, `{"world": {"family": "music", "seed": 123}, "clip": 0}`: the clip
+and its targets are made when the record is read (unlimited distinct clips; the heads are those of
+the records that carry targets). The saved AudioLM carries the trained encoder and adaptor; later
+stages load it and keep the encoder frozen. With `eval_data`, the heads are probed on held-out
+clips after training (`probes.json`: accuracy per fact type, within the tolerances of `PROBE_RULES`).
 """
 
 from __future__ import annotations
@@ -41,9 +45,16 @@ class HeadSpec:
 
 
 def head_specs(records: list[dict]) -> list[HeadSpec]:
-    """Heads inferred from the targets of all records (a float anywhere makes a regression)."""
+    """Heads inferred from the targets of all records (a float anywhere makes a regression).
+
+    References to world items (no targets until read) are skipped; at least one record must carry targets.
+    """
     values: dict[str, list] = {}
-    for i, r in enumerate(records):
+    stored = [r for r in records if "world" not in r]
+    if not stored:
+        raise ValueError("encoder pretraining needs records with 'targets' (world references alone do not "
+                         "say which heads to build)")
+    for i, r in enumerate(stored):
         targets = r.get("targets")
         if not isinstance(targets, dict) or not targets:
             raise ValueError(f"record {i} needs a non-empty 'targets' mapping of fact name to value")
@@ -94,15 +105,41 @@ class _Trainable(nn.Module):
         self.model, self.heads = model, heads
 
 
-def _clip_mels(record: dict) -> list[torch.Tensor]:
-    source = record.get("audio")
-    if not isinstance(source, str):
-        raise ValueError("an encoder-pretraining record needs 'audio': a path to the clip")
+def read_clip(record: dict) -> tuple[dict, list[torch.Tensor]]:
+    """(record with its targets, log-mel chunks) of a stored clip or of a world reference."""
+    if "world" in record:
+        from mgrd.data.world.targets import streamed_clip
+
+        targets, samples = streamed_clip(record)
+        record = {**record, "targets": targets}
+    else:
+        source = record.get("audio")
+        if not isinstance(source, str):
+            raise ValueError("an encoder-pretraining record needs 'audio' (a path to the clip) or 'world' "
+                             "(a reference to a world item)")
+        try:
+            samples = load_audio(source)
+        except AudioError as e:
+            raise AudioError(f"{source}: {e}") from None
+    return record, [log_mel(c) for c in split_chunks(samples)]
+
+
+def clip_features(model, clips: list[list[torch.Tensor]], device: torch.device) -> list[torch.Tensor]:
+    """One [T_i, dim] float32 adaptor-output sequence per clip (its chunks' features concatenated)."""
+    feats = model.encode_audio([m.to(device) for clip in clips for m in clip])
+    sequences, k = [], 0
+    for clip in clips:
+        sequences.append(torch.cat(feats[k:k + len(clip)]).float())
+        k += len(clip)
+    return sequences
+
+
+def _target_index(spec: HeadSpec, value) -> int | None:
+    """Class index of a target, None for a label the heads were not built with (a streamed rarity)."""
     try:
-        samples = load_audio(source)
-    except AudioError as e:
-        raise AudioError(f"{source}: {e}") from None
-    return [log_mel(c) for c in split_chunks(samples)]
+        return spec.labels.index(str(value))
+    except ValueError:
+        return None
 
 
 def fact_losses(outputs: dict[str, torch.Tensor], records: list[dict], specs: list[HeadSpec]
@@ -111,12 +148,13 @@ def fact_losses(outputs: dict[str, torch.Tensor], records: list[dict], specs: li
     total = torch.zeros((), device=next(iter(outputs.values())).device)
     stats = {}
     for s in specs:
-        rows = [i for i, r in enumerate(records) if s.name in r["targets"]]
+        rows = [i for i, r in enumerate(records) if s.name in r["targets"]
+                and (not s.is_class or _target_index(s, r["targets"][s.name]) is not None)]
         if not rows:
             continue
         out = outputs[s.name][rows]
         if s.is_class:
-            target = torch.tensor([s.labels.index(str(records[i]["targets"][s.name])) for i in rows],
+            target = torch.tensor([_target_index(s, records[i]["targets"][s.name]) for i in rows],
                                   device=out.device)
             total = total + F.cross_entropy(out, target)
             stats[f"{s.name}_acc"] = float((out.argmax(-1) == target).float().mean())
@@ -137,7 +175,7 @@ def train_encoder(cfg: EncoderPretrainConfig, *, after_step: StepHook | None = N
     specs = head_specs([r for s in cfg.data for r in read_records(s.path)])
     heads = FactHeads(specs, model.text_config.hidden_size, cfg.head_hidden).to(run.device)
     dataset = MixedDataset(cfg.data, batch_size=cfg.batch_size, seed=cfg.run.seed,
-                           encode_fn=lambda record, source, key: (record, _clip_mels(record)))
+                           encode_fn=lambda record, source, key: read_clip(record))
     run.fingerprint["data"] = dataset.digests
     if info.main:
         write_json_atomic(run.dir / "heads.json", [s.__dict__ | {"labels": list(s.labels)} for s in specs])
@@ -155,12 +193,7 @@ def train_encoder(cfg: EncoderPretrainConfig, *, after_step: StepHook | None = N
             items = dataset.batch(step, rank=info.rank, world_size=info.world_size)
             optimizer.zero_grad(set_to_none=True)
             with run.autocast():
-                mels = [m.to(run.device) for _, clip in items for m in clip]
-                feats = model.encode_audio(mels)
-                sequences, k = [], 0
-                for _, clip in items:
-                    sequences.append(torch.cat(feats[k:k + len(clip)]).float())
-                    k += len(clip)
+                sequences = clip_features(model, [clip for _, clip in items], run.device)
             outputs = heads(sequences)   # float32 heads outside autocast
             loss, stats = fact_losses(outputs, [r for r, _ in items], specs)
             (loss * len(items) / cfg.batch_size * info.world_size).backward()
@@ -183,4 +216,11 @@ def train_encoder(cfg: EncoderPretrainConfig, *, after_step: StepHook | None = N
                 log.close()
                 return TrainResult(run.dir, step, True, history)
     log.close()
+    if cfg.eval_data and info.main:
+        from mgrd.training.encoder_probes import probe_heads
+
+        both.eval()
+        report = probe_heads(model, heads, specs, [r for s in cfg.eval_data for r in read_records(s.path)],
+                             run.device, batch_size=cfg.batch_size, read=read_clip, features=clip_features)
+        write_json_atomic(run.dir / "probes.json", report)
     return TrainResult(run.dir, step, False, history, run.export(model, tokenizer))

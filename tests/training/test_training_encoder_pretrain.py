@@ -51,3 +51,83 @@ def test_fact_heads_ignore_padding_and_sum_pooling_counts_frames():
     frame = torch.randn(1, 8)
     twice, four = heads([frame.repeat(2, 1)]), heads([frame.repeat(4, 1)])
     assert not torch.allclose(twice["count"], four["count"])
+
+
+def test_streamed_references_make_the_clip_and_targets_the_world_would_store():
+    from mgrd.data.world.families import make_record
+    from mgrd.data.world.targets import fact_targets, stream_references, streamed_clip
+
+    refs = stream_references(["music", "composite"], split="train", seed=0, n=5)
+    assert [r["world"]["family"] for r in refs] == ["music", "composite", "composite", "music", "composite"]
+    assert [r["clip"] for r in refs] == [0, 0, 1, 0, 0]
+    assert len({(r["world"]["family"], r["world"]["seed"], r["clip"]) for r in refs}) == 5   # every sample a new clip
+    targets, wave = streamed_clip(refs[2])
+    record, clips = make_record("composite", refs[2]["world"]["seed"], "x")
+    assert targets == fact_targets(record, 1) and targets
+    assert (wave == clips[1]).all()
+
+
+def test_stream_references_refuse_families_that_cannot_be_made_on_the_fly():
+    import pytest
+
+    from mgrd.data.world.targets import stream_references
+
+    with pytest.raises(ValueError, match="speech"):
+        stream_references(["speech"], split="train", seed=0, n=2)
+
+
+def test_probe_tolerances_by_fact_type():
+    from mgrd.training.encoder_probes import within
+
+    assert within("pitch:note 1", 60.99, 60.0) and not within("pitch:note 1", 58.9, 60.0)
+    assert within("tempo:beat", 110.5, 120.0) and not within("tempo:beat", 110.0, 120.0)     # 8 % of 120 = 9.6
+    assert within("duration:sound 1", 0.575, 0.5) and not within("duration:sound 1", 0.58, 0.5)   # 15 %
+
+
+def test_score_outputs_counts_right_and_wrong_per_head():
+    import torch
+
+    from mgrd.training.encoder_probes import score_outputs
+
+    specs = [HeadSpec("count:all beeps", labels=("2", "3")), HeadSpec("pitch:note 1", mean=60.0, std=2.0)]
+    outputs = {"count:all beeps": torch.tensor([[2.0, 1.0], [2.0, 1.0], [0.0, 1.0]]),
+               "pitch:note 1": torch.tensor([[0.4], [1.0], [0.0]])}   # 60.8, 62.0, 60.0 after un-standardising
+    records = [{"targets": {"count:all beeps": 2, "pitch:note 1": 60.0}},
+               {"targets": {"count:all beeps": 3, "pitch:note 1": 60.0}},
+               {"targets": {"count:all beeps": 7}}]                     # a label the head does not know: wrong
+    assert score_outputs(outputs, records, specs) == {"count:all beeps": [1, 0, 0], "pitch:note 1": [1, 0]}
+
+
+def test_encoder_trains_on_streamed_clips_and_writes_probes(tokenizer, tmp_path):
+    import dataclasses
+    import json
+
+    from mgrd.data.world.families import make_record
+    from mgrd.data.world.targets import fact_targets, stream_references
+    from mgrd.model import AudioTokenIds, build_model, micro_config, save_pretrained
+
+    s = tokenizer.special
+    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+                       eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
+    cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, n_audio_ctx=1500))   # world clips: 1-8 s
+    micro_dir = tmp_path / "model"
+    save_pretrained(build_model(cfg, seed=0), micro_dir, tokenizer=tokenizer)
+
+    stored = []
+    for k in range(3):
+        record, clips = make_record("music", 10 + k, f"m{k}")
+        import soundfile as sf
+
+        sf.write(tmp_path / f"m{k}.flac", clips[0], 16000)
+        stored.append({"audio": f"m{k}.flac", "targets": fact_targets(record, 0)})
+    data = write_jsonl(tmp_path / "stored.jsonl", stored)
+    streamed = write_jsonl(tmp_path / "streamed.jsonl", stream_references(["music"], split="train", seed=0, n=8))
+    cfg = from_dict(EncoderPretrainConfig, {
+        "model": str(micro_dir), "data": [{"path": str(data)}, {"path": str(streamed)}],
+        "eval_data": [{"path": str(data)}], "max_steps": 2, "batch_size": 2,
+        "run": {"dir": str(tmp_path / "run"), "save_every": 100, "progress": False}})
+    result = train_encoder(cfg)
+    assert result.steps == 2 and result.model_dir is not None
+    probes = json.loads((tmp_path / "run" / "probes.json").read_text())
+    assert probes["clips"] == 3 and set(probes["by_type"]) <= {"pitch", "chord", "contour", "count", "tempo"}
+    assert all(0.0 <= v["accuracy"] <= 1.0 and v["n"] >= 1 for v in probes["by_type"].values())

@@ -1,0 +1,89 @@
+"""Encoder-pretraining targets of the world's clips, and clips made on demand from a (family, seed) reference.
+
+Every item is a pure function of (family, seed), so an encoder can train on as many distinct clips
+as it takes steps: a reference `{"world": {"family": "music", "seed": 123}, "clip": 0}` becomes the
+clip and its targets when it is read, instead of cycling a few thousand stored items.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from mgrd.data.records import Record
+
+# Families whose clips are synthesised with numpy alone (fast enough to make while training);
+# speech needs the neural voice and cognition probes reuse the other families' scenes.
+STREAMED_FAMILIES = ("sound", "music", "composite")
+FIRST_STREAM_INDEX = 1 << 20   # streamed items of a split never take the seed of a stored item
+COMPOSITE_CLIPS = 2            # every composite kind plays two clips (checked when a clip is made)
+
+
+def fact_targets(record: Record, clip: int) -> dict[str, Any]:
+    """Encoder-pretraining targets of clip `clip` (0-based): one head per (fact, event), shared by all kinds.
+
+    Pitches are regressed in semitones (MIDI numbers, the scale pitch arithmetic is done on),
+    other numbers as they are; counts and labels are classes.
+    """
+    prefix = f"clip {clip + 1}, "
+    many = len(record.audio) > 1
+    targets: dict[str, Any] = {}
+    for f in record.facts:
+        event = f.event
+        if many:
+            if not event.startswith(prefix):
+                continue
+            event = event[len(prefix):]
+        if f.name == "interval" or " to " in event:
+            continue   # a relation between notes, learned from the two pitches
+        value = f.value
+        if f.name == "pitch" and isinstance(value, (int, float)) and value > 0:
+            value = round(69.0 + 12.0 * math.log2(float(value) / 440.0), 3)
+        elif f.name == "count" and isinstance(value, (int, float)):
+            value = int(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        targets[f"{f.name}:{event}"] = value
+    return targets
+
+
+def stream_references(families: Iterable[str], *, split: str, seed: int, n: int, offset: int = 0) -> list[dict]:
+    """`n` references to distinct items of `split` (families in turn), one per clip of each item.
+
+    Item k of a family uses the split's seed `item_seed(split, seed, FIRST_STREAM_INDEX + offset + k)`,
+    so streamed items never repeat a stored one and never leave their split.
+    """
+    from mgrd.data.world.generate import item_seed
+
+    families = list(families)
+    unknown = [f for f in families if f not in STREAMED_FAMILIES]
+    if unknown or not families:
+        raise ValueError(f"families {unknown or '(none)'} cannot be streamed; accepted: {', '.join(STREAMED_FAMILIES)}")
+    refs: list[dict] = []
+    k = 0
+    while len(refs) < n:
+        family = families[k % len(families)]
+        s = item_seed(split, seed, FIRST_STREAM_INDEX + offset + k // len(families))
+        clips = COMPOSITE_CLIPS if family == "composite" else 1
+        refs.extend({"world": {"family": family, "seed": s}, "clip": i} for i in range(clips))
+        k += 1
+    return refs[:n]
+
+
+def streamed_clip(reference: dict) -> tuple[dict[str, Any], np.ndarray]:
+    """(targets, 16 kHz waveform) of a reference made by `stream_references`."""
+    from mgrd.data.world.families import make_record
+
+    world = reference.get("world")
+    if not isinstance(world, dict) or world.get("family") not in STREAMED_FAMILIES or \
+            not isinstance(world.get("seed"), int):
+        raise ValueError(f"a streamed clip needs 'world': {{'family': one of {', '.join(STREAMED_FAMILIES)}, "
+                         f"'seed': int}}, got {world!r}")
+    clip = int(reference.get("clip", 0))
+    record, clips = make_record(world["family"], world["seed"], f"stream-{world['seed']}")
+    if not 0 <= clip < len(clips):
+        raise ValueError(f"item {world} has {len(clips)} clips; clip {clip} does not exist")
+    return fact_targets(record, clip), clips[clip]
