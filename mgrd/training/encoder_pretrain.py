@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mgrd.audio import AudioError, load_audio, log_mel, split_chunks
+from mgrd.data.world.targets import FRAME_LABELS, FRAMES
 from mgrd.io import write_json_atomic
 from mgrd.training.config import EncoderPretrainConfig
 from mgrd.training.data import MixedDataset, read_records
@@ -59,7 +60,8 @@ def head_specs(records: list[dict]) -> list[HeadSpec]:
         if not isinstance(targets, dict) or not targets:
             raise ValueError(f"record {i} needs a non-empty 'targets' mapping of fact name to value")
         for k, v in targets.items():
-            values.setdefault(k, []).append(v)
+            if k != FRAMES:            # frame targets feed the frame head, not a fact head
+                values.setdefault(k, []).append(v)
     specs = []
     for name, vals in sorted(values.items()):
         if any(isinstance(v, float) for v in vals):
@@ -75,17 +77,23 @@ def head_specs(records: list[dict]) -> list[HeadSpec]:
 class FactHeads(nn.Module):
     """One small MLP per fact on three poolings of a clip's adaptor output: the mean; a sum (scaled by
     1/16), so that per-frame onset features add up to counts; and an attention pooling with the
-    fact's own learned query (so "note 2" can look at where the second note is)."""
+    fact's own learned query (so "note 2" can look at where the second note is). A frame head
+    classifies every frame as the onset of an event kind or none (`FRAMES`, dense targets); the
+    expected number of onsets of each kind (the sum of its probabilities over frames) is a fourth
+    input of every fact head, so counts can be read off the frames."""
 
     def __init__(self, specs: list[HeadSpec], dim: int, hidden: int) -> None:
         super().__init__()
         self.specs = specs
         self.queries = nn.Parameter(torch.randn(len(specs), dim) * dim ** -0.5)
-        self.heads = nn.ModuleDict({s.name: nn.Sequential(nn.Linear(3 * dim, hidden), nn.GELU(),
+        self.frames = nn.Linear(dim, len(FRAME_LABELS))
+        width = 3 * dim + len(FRAME_LABELS)
+        self.heads = nn.ModuleDict({s.name: nn.Sequential(nn.Linear(width, hidden), nn.GELU(),
                                                           nn.Linear(hidden, len(s.labels) or 1)) for s in specs})
 
     def forward(self, clips: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """`clips`: one [T_i, dim] feature sequence per clip -> name -> [num_clips, classes or 1]."""
+        """`clips`: one [T_i, dim] feature sequence per clip -> name -> [num_clips, classes or 1];
+        FRAMES -> [num_clips, T, frame classes] (padding frames hold -inf)."""
         x = nn.utils.rnn.pad_sequence(clips, batch_first=True)                       # [B, T, D]
         lengths = torch.tensor([len(c) for c in clips], device=x.device)
         valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]   # [B, T]
@@ -93,8 +101,12 @@ class FactHeads(nn.Module):
         mean = total / lengths[:, None]
         scores = torch.einsum("btd,hd->bht", x, self.queries).masked_fill(~valid[:, None, :], float("-inf"))
         attended = torch.einsum("bht,btd->bhd", scores.softmax(-1), x)                # [B, H, D]
-        return {name: head(torch.cat([mean, total / 16.0, attended[:, i]], -1))
-                for i, (name, head) in enumerate(self.heads.items())}
+        frames = self.frames(x)                                                       # [B, T, C]
+        onsets = (frames.softmax(-1) * valid[..., None]).sum(1)                       # [B, C] expected counts
+        out = {name: head(torch.cat([mean, total / 16.0, attended[:, i], onsets], -1))
+               for i, (name, head) in enumerate(self.heads.items())}
+        out[FRAMES] = frames.masked_fill(~valid[..., None], float("-inf"))
+        return out
 
 
 class _Trainable(nn.Module):
@@ -163,7 +175,33 @@ def fact_losses(outputs: dict[str, torch.Tensor], records: list[dict], specs: li
             pred = out.squeeze(-1)
             total = total + F.mse_loss(pred, (raw - s.mean) / s.std)
             stats[f"{s.name}_mae"] = float(((pred.detach() * s.std + s.mean) - raw).abs().mean())
+    frames = frame_loss(outputs[FRAMES], records) if FRAMES in outputs else None
+    if frames is not None:
+        total = total + frames[0]
+        stats["onset_recall"] = frames[1]
     return total, stats
+
+
+def frame_loss(logits: torch.Tensor, records: list[dict]) -> tuple[torch.Tensor, float] | None:
+    """Mean CE of the frame classes over the valid frames of the clips with onset targets, and the share
+    of onset frames classified as their kind; None when no clip of the batch has frame targets."""
+    rows = [i for i, r in enumerate(records) if r["targets"].get(FRAMES)]
+    if not rows:
+        return None
+    target = torch.full(logits.shape[:2], -100, dtype=torch.long, device=logits.device)
+    onset = torch.zeros(logits.shape[:2], dtype=torch.bool, device=logits.device)
+    valid = torch.isfinite(logits[..., 0])
+    for i in rows:
+        target[i][valid[i]] = 0
+        for frame, label in records[i]["targets"][FRAMES]:
+            if frame < int(valid[i].sum()):
+                target[i, frame] = FRAME_LABELS.index(label)
+                onset[i, frame] = True
+    picked = logits[rows]
+    loss = F.cross_entropy(picked.reshape(-1, picked.shape[-1]).masked_fill(~valid[rows].reshape(-1, 1), 0.0),
+                           target[rows].reshape(-1), ignore_index=-100)
+    hits = (logits.argmax(-1) == target) & onset
+    return loss, float(hits.sum() / onset.sum().clamp(min=1))
 
 
 def train_encoder(cfg: EncoderPretrainConfig, *, after_step: StepHook | None = None) -> TrainResult:

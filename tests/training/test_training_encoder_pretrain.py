@@ -4,6 +4,7 @@ import torch
 
 from mgrd.model import load_pretrained
 from mgrd.training.config import EncoderPretrainConfig, from_dict
+from mgrd.data.world.targets import FRAMES
 from mgrd.training.encoder_pretrain import HeadSpec, head_specs, train_encoder
 
 from conftest import write_jsonl, write_tone
@@ -63,8 +64,40 @@ def test_streamed_references_make_the_clip_and_targets_the_world_would_store():
     assert len({(r["world"]["family"], r["world"]["seed"], r["clip"]) for r in refs}) == 5   # every sample a new clip
     targets, wave = streamed_clip(refs[2])
     record, clips = make_record("composite", refs[2]["world"]["seed"], "x")
+    onsets = targets.pop(FRAMES)
     assert targets == fact_targets(record, 1) and targets
     assert (wave == clips[1]).all()
+    # the second clip of this composite is a two-note melody: notes start at 0.2 s and 0.2 + 0.6 + 0.25 s
+    assert onsets == [[int(0.2 / 0.08), "note"], [int(1.05 / 0.08), "note"]]
+
+
+def test_beep_onsets_are_the_scene_events_in_order_with_their_kind():
+    from mgrd.data.world.targets import FRAMES, streamed_clip
+
+    targets, _ = streamed_clip({"world": {"family": "sound", "seed": 5}, "clip": 0})
+    kinds = [label for _, label in targets.get(FRAMES, [])]
+    if "count:high beeps" in targets:     # a beep scene: one onset per beep, of its kind
+        assert kinds.count("high") == targets["count:high beeps"] and kinds.count("low") == targets["count:low beeps"]
+    frames = [f for f, _ in targets.get(FRAMES, [])]
+    assert frames == sorted(frames)
+
+
+def test_frame_loss_by_hand():
+    import math
+
+    import torch
+
+    from mgrd.training.encoder_pretrain import frame_loss
+
+    logits = torch.zeros(2, 3, 6)
+    logits[0, 1, 1] = 2.0                      # frame 1 of clip 0 says "high"
+    logits[1, 2] = float("-inf")               # clip 1 has two frames only (padding)
+    records = [{"targets": {FRAMES: [[1, "high"]]}}, {"targets": {}}]
+    loss, recall = frame_loss(logits, records)
+    # clip 0: frames 0 and 2 are "none" with uniform logits (CE ln 6); frame 1 is "high" with logit 2
+    high = -math.log(math.exp(2) / (math.exp(2) + 5))
+    assert abs(float(loss) - (2 * math.log(6) + high) / 3) < 1e-5 and recall == 1.0
+    assert frame_loss(logits, [{"targets": {}}, {"targets": {}}]) is None
 
 
 def test_stream_references_refuse_families_that_cannot_be_made_on_the_fly():

@@ -26,7 +26,7 @@ def _say(note: int) -> str:
 
 def melody(notes: list[int], *, note_seconds: float = NOTE_SECONDS, gap: float = 0.1) -> np.ndarray:
     """Notes one after another, each `note_seconds` long with `gap` s of silence between them."""
-    events = [(0.2 + i * (note_seconds + gap), synth.harmonic_tone(synth.midi_to_hz(m), note_seconds), 0.0)
+    events = [(0.2 + i * (note_seconds + gap), synth.harmonic_tone(synth.midi_to_hz(m), note_seconds), 0.0, "note")
               for i, m in enumerate(notes)]
     return synth.finish(synth.mix(events, 0.2 + len(notes) * (note_seconds + gap) + 0.2))
 
@@ -156,7 +156,7 @@ def tempo_scene(rng: np.random.Generator) -> tuple[np.ndarray, list[Fact], float
     bpm = float(rng.integers(60, 181))
     period = 60.0 / bpm
     beats = max(6, int(4.0 / period))
-    events = [(0.2 + i * period, synth.click(rng), 0.0 if i % 4 else 2.0) for i in range(beats)]
+    events = [(0.2 + i * period, synth.click(rng), 0.0 if i % 4 else 2.0, "beat") for i in range(beats)]
     wave = synth.finish(synth.mix(events, 0.2 + beats * period + 0.1))
     return wave, [Fact("tempo", bpm, "BPM", "beat"), Fact("count", beats, "beats", "beat")], bpm, beats
 

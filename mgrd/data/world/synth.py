@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import numpy as np
 
 SAMPLE_RATE = 16000  # Hz
@@ -80,15 +84,40 @@ def click(rng: np.random.Generator, seconds: float = 0.06) -> np.ndarray:
     return _unit_peak(hit * envelope(n, 0.002))
 
 
-def mix(events: list[tuple[float, np.ndarray, float]], seconds: float) -> np.ndarray:
-    """Sum of events `(onset s, waveform, gain dB)` in a clip of `seconds`, float64 shape [n]."""
+# While `recording()` is active, every mix appends (clip samples, [(onset s, label), ...]) of its labelled events.
+_TAPE: ContextVar[list | None] = ContextVar("mgrd_synth_tape", default=None)
+
+
+@contextmanager
+def recording() -> Iterator[list[tuple[int, list[tuple[float, str]]]]]:
+    """Record the labelled events of every clip mixed inside the block (the frame-level truth of a scene)."""
+    tape: list = []
+    token = _TAPE.set(tape)
+    try:
+        yield tape
+    finally:
+        _TAPE.reset(token)
+
+
+def mix(events: list[tuple], seconds: float) -> np.ndarray:
+    """Sum of events `(onset s, waveform, gain dB[, label])` in a clip of `seconds`, float64 shape [n].
+
+    A label ("high", "note", "beat", ...) names what an event is, for frame-level targets; unlabelled
+    events (a noise bed) are background.
+    """
     out = np.zeros(n_samples(seconds))
-    for onset, wave, gain_db in events:
+    labelled = []
+    for onset, wave, gain_db, *label in events:
+        if label:
+            labelled.append((float(onset), str(label[0])))
         start = n_samples(onset)
         end = min(start + len(wave), len(out))
         if start >= len(out) or end <= start:
             raise ValueError(f"event at {onset:.3f} s does not fit in a clip of {seconds:.3f} s")
         out[start:end] += db_to_amp(gain_db) * wave[:end - start]
+    tape = _TAPE.get()
+    if tape is not None:
+        tape.append((len(out), sorted(labelled)))
     return out
 
 

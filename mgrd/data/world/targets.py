@@ -14,10 +14,16 @@ from typing import Any
 import numpy as np
 
 from mgrd.data.records import Record
+from mgrd.data.world import synth
 
 # Families whose clips are synthesised with numpy alone (fast enough to make while training);
 # speech needs the neural voice and cognition probes reuse the other families' scenes.
 STREAMED_FAMILIES = ("sound", "music", "composite")
+# Frame-level onset classes: at which adaptor frame (80 ms: 100 mel frames/s, strided 8x) an event of each
+# kind starts. Dense targets make counting a local problem instead of a clip-level regression.
+FRAME_LABELS = ("none", "high", "low", "note", "beat", "sound")
+FRAME_SECONDS = 0.08
+FRAMES = "frames:onset"     # the target key of a clip's onsets: [[frame index, label], ...]
 FIRST_STREAM_INDEX = 1 << 20   # streamed items of a split never take the seed of a stored item
 COMPOSITE_CLIPS = 2            # every composite kind plays two clips (checked when a clip is made)
 
@@ -83,7 +89,32 @@ def streamed_clip(reference: dict) -> tuple[dict[str, Any], np.ndarray]:
         raise ValueError(f"a streamed clip needs 'world': {{'family': one of {', '.join(STREAMED_FAMILIES)}, "
                          f"'seed': int}}, got {world!r}")
     clip = int(reference.get("clip", 0))
-    record, clips = make_record(world["family"], world["seed"], f"stream-{world['seed']}")
+    with synth.recording() as tape:
+        record, clips = make_record(world["family"], world["seed"], f"stream-{world['seed']}")
     if not 0 <= clip < len(clips):
         raise ValueError(f"item {world} has {len(clips)} clips; clip {clip} does not exist")
-    return fact_targets(record, clip), clips[clip]
+    targets = fact_targets(record, clip)
+    onsets = clip_onsets(tape, [len(c) for c in clips])[clip]
+    if onsets is not None:
+        targets[FRAMES] = onsets
+    return targets, clips[clip]
+
+
+def clip_onsets(tape: list[tuple[int, list[tuple[float, str]]]], lengths: list[int]) -> list[list | None]:
+    """Per clip, its `[[frame, label], ...]` onsets from the mixes recorded while making it (None: no mix).
+
+    Mixes are matched to clips in order by length (a clip is its mix, scaled); a clip not made by a
+    labelled mix (a chord, speech) has none.
+    """
+    out: list[list | None] = []
+    k = 0
+    for n in lengths:
+        while k < len(tape) and tape[k][0] != n:
+            k += 1
+        if k == len(tape):
+            out.append(None)
+            continue
+        events = tape[k][1]
+        out.append([[int(onset / FRAME_SECONDS), label] for onset, label in events] if events else None)
+        k += 1
+    return out
