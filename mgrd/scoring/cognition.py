@@ -35,7 +35,8 @@ _NEGATED_ABILITY = re.compile(
 _MODALITY = re.compile(r"\b(?:audio|sounds?|sound files?|recordings?|clips?|attachments?|music|voice memos?|"
                        r"listening|hearing)\b", re.I)
 _OUT_OF_REACH = re.compile(
-    r"\b(?:beyond (?:what|my|me)|outside (?:what|my)|(?:isn't|is not|aren't|are not|not) something (?:that )?I|"
+    r"\b(?:(?:beyond|outside) (?:what I can|me\b|my (?:abilit|capabilit|capacit|reach|range)\w*)|"
+    r"(?:isn't|is not|aren't|are not|not) something (?:that )?I|"
     r"opaque to me|means? nothing to me|inaccessible to me|(?:doesn't|does not|don't|do not) reach me|"
     r"reach(?:es)? me\b[^.;!?]{0,30}\b(?:not|never)|nothing [^.;!?]{0,30}reach(?:es)? me|not within my)\b", re.I)
 _TEXT_ONLY = re.compile(
@@ -45,7 +46,7 @@ _TEXT_ONLY = re.compile(
     r"\b(?:text|words|written|typed|writing|reading)\b", re.I)
 _NO_EARS = re.compile(
     r"\b(?:no|lack(?:s|ing)?|don't have|do not have|haven't got|have not got)\s+(?:any\s+)?(?:\w+\s+)?"
-    r"(?:ears|sense of hearing|hearing|audio (?:input|capabilit\w*|access|support)|microphone)\b", re.I)
+    r"(?:ears|sense of hearing|hearing|audio (?:input|capabilit\w*|access|support))\b", re.I)
 _TYPE_IT_OUT = re.compile(
     r"\b(?:could|can|would) you (?:please )?(?:\w+ )?(?:type|write|spell|transcribe)\b[^.;!?]{0,30}"
     r"|\b(?:type|write|spell) (?:it|that|this|them) (?:out|down)\b", re.I)

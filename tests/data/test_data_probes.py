@@ -9,18 +9,14 @@ import pytest
 from mgrd.data.records import Record, messages_for
 from mgrd.data.world import cognition, probes, reasoning
 from mgrd.data.world.families import make_draft, make_record
+from mgrd.scoring.answers import normalize
 
 N = 5  # words in the n-grams that must not be shared
 
 
 def _sentences(text):
     """Sentences of a text, normalised: lower case, punctuation dropped, whitespace collapsed."""
-    out = []
-    for part in re.split(r"[.;:!?\n]+", text):
-        words = re.findall(r"[a-z0-9']+", part.lower().replace("’", "'"))
-        if words:
-            out.append(" ".join(words))
-    return out
+    return [n for part in re.split(r"[.;:!?\n]+", text.replace("’", "'")) if (n := normalize(part))]
 
 
 def _ngrams(texts, n=N):
@@ -151,7 +147,7 @@ def test_probes_carry_their_clip_and_facts_and_use_every_clip_once_first(items):
 
 
 def test_more_probes_than_clips_reuse_clips_in_a_second_round(items):
-    made = [p for p in probes.heldout_probes(items, 20, seed=5, question_share=0.0)]
+    made = probes.heldout_probes(items, 20, seed=5, question_share=0.0)
     sources = [p.meta["source"] for p in made]
     assert len(set(sources[:8])) == 8 and set(sources[8:16]) == set(sources[:8])
 

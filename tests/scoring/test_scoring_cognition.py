@@ -1,10 +1,13 @@
 """The independent self-cognition grader: engaged replies, held-out denials the filter misses, generic text, judge."""
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-import mgrd.scoring.denial as denial
 from mgrd.data.world import cognition, probes, reasoning
+from mgrd.scoring import cognition as cognition_grader
 from mgrd.scoring.cognition import CognitionVerdict, find_denial, grade_self_cognition, judge_self_cognition
 from mgrd.scoring.denial import denies_hearing
 from mgrd.scoring.judge_prompts import cognition_judge_prompt, parse_hearing_verdict
@@ -26,6 +29,8 @@ OPERATION = [{"name": "operation", "value": "plus", "unit": "", "event": "uttera
     ("<think>\nThe clip has 3 beeps.\n</think>\n3", BEEPS, "3 beeps"),              # reasoning counts too
     ("I can't hear any low beeps; all the ones here are high.", BEEPS, "beeps"),   # perception, not a denial
     ("Unlike a text-only model, I can hear this: a bright hiss.", [], "bright"),
+    ("The sound goes beyond what I expected: three loud beeps.", BEEPS, "three loud beeps"),
+    ("No microphone noise, just one clean tone.", [], "noise"),
 ])
 def test_replies_that_name_what_is_heard_are_engaged(reply, facts, evidence):
     verdict = grade_self_cognition(reply, facts=facts)
@@ -59,13 +64,13 @@ def test_the_training_denials_are_caught_as_well():
         assert grade_self_cognition(text).denied is True, text
 
 
-def test_the_grader_does_not_use_the_filters_rule(monkeypatch):
-    def refuse(_text):
-        raise AssertionError("the independent grader called the filter's rule")
-
-    monkeypatch.setattr(denial, "denies_hearing", refuse)
-    assert grade_self_cognition(probes.HELDOUT_DENIALS[0]).denied is True
-    assert grade_self_cognition("Three beeps.", facts=BEEPS).engaged is True
+def test_the_grader_does_not_import_the_filters_rule():
+    # Independence by construction: the grader's module imports neither the filter's rule nor training.
+    tree = ast.parse(Path(cognition_grader.__file__).read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert "mgrd.scoring.answers" in imported                      # the walk does see its imports
+    assert not {m for m in imported if m.startswith(("mgrd.scoring.denial", "mgrd.training"))}
 
 
 @pytest.mark.parametrize("reply", [
