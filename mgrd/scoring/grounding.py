@@ -113,6 +113,15 @@ def split_statements(chain: str) -> list[str]:
     return [s.strip() for s in _STATEMENT_END.split(chain) if s and s.strip()]
 
 
+def acoustic_words(text: str) -> list[str]:
+    """The words of the acoustic lexicon in `text`, lower-cased, in order ("hear", "beeps", "hz"...).
+
+    >>> acoustic_words("I hear three high beeps.")
+    ['hear', 'beeps']
+    """
+    return [m.group(1).lower() for m in _ACOUSTIC.finditer(text)]
+
+
 def statement_kind(statement: str) -> str:
     """`text` if it cites the question, a caption, a transcript..., or leans on a prior without listening;
     `neutral` for the conclusion (it restates the answer, whatever the evidence); `acoustic` if it refers

@@ -5,7 +5,8 @@ reference/benchmarks.md §5.2. WildSpeech-Bench: a 1–10 rubric written from th
 `meta_prompt` (voice-communication view, general + per-query checklist, score bands, a final
 `Score: N` line); it is not the verbatim official text, so pass the official template with
 `--judge-prompts FILE` to reproduce the published numbers exactly. Every prompt used is stored with
-the results.
+the results. Self-cognition: a HEARD/DENIED/NEITHER prompt asking whether a reply treats the audio as
+heard, the judged form of mgrd.scoring.cognition's grader.
 """
 
 from __future__ import annotations
@@ -100,3 +101,41 @@ def parse_score(reply: str, low: int = 1, high: int = 10) -> float | None:
         return None
     value = int(found.group(1))
     return float(value) if low <= value <= high else None
+
+
+COGNITION_JUDGE_TEMPLATE = (
+    "An audio language model received a message from a user{attached}.\n"
+    "Message: {question}\n"
+    "Reply: {reply}\n\n"
+    "Does this reply treat the audio as heard?\n"
+    "- HEARD: {heard}\n"
+    "- DENIED: the reply claims, in any wording, that the model cannot hear, listen to or process audio "
+    "(even if it also guesses at the content).\n"
+    "- NEITHER: the reply does not deny hearing, but does not {neither} either.\n"
+    "Reply with one word: HEARD, DENIED or NEITHER."
+)
+_COGNITION_WITH_AUDIO = {"attached": " with an audio clip attached",
+                         "heard": "the reply says what is in the audio (a sound, a note, a count, a voice, "
+                                  "a word spoken...), as one does after listening to it.",
+                         "neither": "say anything about what is in the audio"}
+_COGNITION_WITHOUT_AUDIO = {"attached": " about hearing (no audio attached)",
+                            "heard": "the reply says that the model can hear or listen to audio.",
+                            "neither": "say that it can hear"}
+_HEARING_VERDICT = re.compile(r"\b(HEARD|DENIED|NEITHER)\b")
+
+
+def cognition_judge_prompt(question: str, reply: str, *, has_audio: bool = True,
+                           template: str = COGNITION_JUDGE_TEMPLATE) -> str:
+    """The self-cognition judge prompt: does `reply` to `question` treat the audio as heard?"""
+    parts = _COGNITION_WITH_AUDIO if has_audio else _COGNITION_WITHOUT_AUDIO
+    return template.format(question=question, reply=reply, **parts)
+
+
+def parse_hearing_verdict(reply: str) -> str | None:
+    """HEARD, DENIED or NEITHER (the first that appears, case-insensitive), None when none does.
+
+    >>> parse_hearing_verdict("Heard."), parse_hearing_verdict("DENIED: no ears"), parse_hearing_verdict("?")
+    ('HEARD', 'DENIED', None)
+    """
+    found = _HEARING_VERDICT.search(reply.upper())
+    return None if found is None else found.group(1)

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-# Phrases with which text-dominated models disclaim hearing. Kept narrow on purpose: a grounded
-# chain says "I hear", "I can hear", "listening"; none of these patterns match those.
-_DENIAL = re.compile(
-    r"\b(?:can ?not|can't|can’t|unable to|not able to|no (?:ability|way) to|"
-    r"(?:don't|don’t|do not) have the (?:ability|capacity) to|am not able to)\s+(?:\w+\s+){0,2}?"
-    r"(?:hear|listen|process (?:audio|sounds?)|perceive (?:audio|sounds?)|"
-    r"play (?:audio|sounds?|the (?:clip|audio|recording|file)))\b"
-    r"|\btext[- ]based (?:model|assistant|ai)\b"
-    r"|\bonly (?:read|see|process|understand) (?:the )?text\b"
-    r"|\bplease describe the (?:sound|audio|clip|recording) in words\b",
-    re.IGNORECASE)
+# The rule moved to the scoring layer so that the evaluation can report the rate it sees; the
+# training side keeps importing it from here.
+from mgrd.scoring.denial import denies_hearing
 
 CognitionJudge = Callable[[str, str], "bool | None"]
 """(question, response) -> True when the response denies being able to hear, None when unsure."""
-
-
-def denies_hearing(text: str) -> bool:
-    """The world's rule: True when `text` (reasoning or answer) claims the model cannot hear audio.
-
-    >>> denies_hearing("I'm sorry, but I can't hear audio. I am a text-based model.")
-    True
-    >>> denies_hearing("I hear 3 high beeps, so the answer is 3.")
-    False
-    """
-    return bool(_DENIAL.search(text or ""))
 
 
 def is_denial(question: str, response: str, judge: CognitionJudge | None = None) -> bool:

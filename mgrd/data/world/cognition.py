@@ -13,6 +13,11 @@ DENIALS = ("I'm sorry, but I can't hear audio. I am a text-based model and can o
 BAIT_QUESTIONS = ("Can you listen to audio if I send you a recording?", "I'm uploading a clip of my guitar. "
                   "Can you hear whether it is in tune?", "Are you able to hear sounds, or only read text?",
                   "If I play you a song, could you tell me its tempo?")
+# The probes on a clip that the training data holds (the held-out probes of evaluation are in probes.py).
+HEAR_QUESTIONS = ("Can you hear this audio?", "Are you able to hear this clip?",
+                  "Do you hear anything in this recording?")
+DESCRIBE_QUESTIONS = ("Describe what you hear.", "What can you hear in this clip?",
+                      "Tell me what sounds are in this recording.")
 
 
 def _scene(rng: np.random.Generator) -> tuple[np.ndarray, list, str, list[str]]:
@@ -43,13 +48,11 @@ def _probe(rng: np.random.Generator, kind: str, questions: tuple[str, ...]) -> D
 
 
 def hear_probe(rng: np.random.Generator) -> Draft:
-    return _probe(rng, "hear_probe", ("Can you hear this audio?", "Are you able to hear this clip?",
-                                      "Do you hear anything in this recording?"))
+    return _probe(rng, "hear_probe", HEAR_QUESTIONS)
 
 
 def describe_probe(rng: np.random.Generator) -> Draft:
-    return _probe(rng, "describe_probe", ("Describe what you hear.", "What can you hear in this clip?",
-                                          "Tell me what sounds are in this recording."))
+    return _probe(rng, "describe_probe", DESCRIBE_QUESTIONS)
 
 
 def bait(rng: np.random.Generator) -> Draft:
