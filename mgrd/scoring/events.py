@@ -30,6 +30,8 @@ _RELATIVE = {"last": "last", "final": "last", "next": "next", "following": "next
 _COUNT_WORDS = "two three four five six seven eight nine ten"
 _ORD = "|".join(_ORDINALS)
 _NOUN = r"(notes?|tones?|sounds?|pitch|numbers?|operands?|one)"
+# Words that end a noun phrase, so cannot stand between a number and its noun ("440 Hz and notes").
+NOT_DESCRIBING = r"(?:and|then|at|or|the|a|an|hz|khz|bpm|s|ms|seconds|semitones?)\b"
 # Patterns in priority order: where two overlap, the earlier one names the event.
 _PATTERNS = (
     ("clip", re.compile(rf"\b({_ORD}|last)\s+(?:clip|recording)\b|\b(?:clip|recording)\s+(\d+)\b", re.I)),
@@ -41,7 +43,7 @@ _PATTERNS = (
     ("tone", re.compile(r"\b(root|third|fifth)\b", re.I)),
     ("bare", re.compile(rf"\b(?:the|and|then)\s+({_ORD})\b", re.I)),
     ("group", re.compile(rf"\b(?:the|these|those|all|both|its|every|each|\d+|{_COUNT_WORDS.replace(' ', '|')})\s+"
-                         r"(?:[a-z-]+\s+){0,2}?(notes|tones|sounds|beeps|pitches)\b|\b(?:every|each)\s+"
+                         rf"(?:(?!{NOT_DESCRIBING})[a-z-]+\s+){{0,2}}?(notes|tones|sounds|beeps|pitches)\b|\b(?:every|each)\s+"
                          r"(note|tone|sound|beep)\b", re.I)),
     ("whole", re.compile(r"\b(drum hits|" + "|".join(w for w in WHOLES if w != "drum hits") + r")\b", re.I)),
     ("blank", re.compile(r"\b(note|tone|sound|beep|pitch)\b", re.I)),

@@ -33,7 +33,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mgrd.scoring.events import Event, Mention, Reader, Vocabulary, as_mapping, members, pair, parse_event, sequential
+from mgrd.scoring.events import (NOT_DESCRIBING, Event, Mention, Reader, Vocabulary, as_mapping, members, pair,
+                                 parse_event, sequential)
 from mgrd.scoring.lexicon import split_statements, statement_kind
 
 __all__ = ["Claim", "Grounding", "split_statements", "statement_kind", "verify_grounding"]
@@ -50,8 +51,11 @@ _WORD_NUMBERS = {w: i for i, w in enumerate("zero one two three four five six se
                                             .split())}
 _NUM = r"(-?\d+(?:\.\d+)?)"
 _VALUE = re.compile(_NUM + r"\s*(khz|hz|bpm|beats per minute|semitones?|seconds|s|ms)\b", re.I)
-_COUNT = re.compile(r"\b(\d+|" + "|".join(_WORD_NUMBERS) + r")\s+((?:[a-z-]+\s+){0,2}?)"
-                    r"(beeps?|notes?|beats?|hits?|drum hits)\b(?!\s+per\b)", re.I)
+# A number, up to two describing words, a counted noun: "6 high beeps", "4 evenly spaced drum hits"; not
+# "440 Hz and note" (a value, then another phrase) nor "120 beats per minute".
+_COUNT = re.compile(r"(?<!clip )(?<!note )(?<!tone )(?<!sound )\b(\d+|" + "|".join(_WORD_NUMBERS) + r")\s+("
+                    r"(?:(?!" + NOT_DESCRIBING + r")[a-z-]+\s+){0,2}?)(beeps?|notes?|beats?|hits?|drum hits)\b"
+                    r"(?!\s+per\b)", re.I)
 _LABEL = re.compile(r"\b(" + "|".join(sorted({w for g in LABEL_GROUPS.values() for w in g})) + r")\b", re.I)
 _UNIT_QUANTITY = {"hz": "pitch", "khz": "pitch", "bpm": "tempo", "beats per minute": "tempo", "semitone": "interval",
                   "semitones": "interval", "s": "duration", "seconds": "duration", "ms": "duration"}
