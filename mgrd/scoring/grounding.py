@@ -33,8 +33,18 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mgrd.scoring.events import (NOT_DESCRIBING, Event, Mention, Reader, Vocabulary, as_mapping, members, pair,
-                                 parse_event, sequential)
+from mgrd.scoring.events import (
+    NOT_DESCRIBING,
+    Event,
+    Mention,
+    Reader,
+    Vocabulary,
+    as_mapping,
+    members,
+    pair,
+    parse_event,
+    sequential,
+)
 from mgrd.scoring.lexicon import split_statements, statement_kind
 
 __all__ = ["Claim", "Grounding", "split_statements", "statement_kind", "verify_grounding"]

@@ -9,8 +9,13 @@ import math
 
 import pytest
 
-from mgrd.scoring.grounding import (DURATION_TOLERANCE, PITCH_TOLERANCE, split_statements, statement_kind,
-                                    verify_grounding)
+from mgrd.scoring.grounding import (
+    DURATION_TOLERANCE,
+    PITCH_TOLERANCE,
+    split_statements,
+    statement_kind,
+    verify_grounding,
+)
 
 FACTS = [
     {"name": "pitch", "value": 440.0, "unit": "Hz", "event": "note 1"},
