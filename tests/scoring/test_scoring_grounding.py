@@ -131,6 +131,28 @@ def test_world_grounded_chains_score_high_and_surrogates_low(world_records):
             assert sum(g.claim_accuracy is not None for g in grounded) / len(grounded) > 0.9, family
 
 
+def test_world_chains_bind_every_claim_the_facts_can_check(world_records):
+    # The world's chain templates name the event of each value ("the first note at ...", "the root at
+    # ...", "the beat of the second clip at ..."): a claim is unbound only where no fact of its quantity
+    # exists (a hit every 0.5 s in a tempo item), never because its event cannot be read.
+    from mgrd.scoring.grounding import LABEL_GROUPS
+
+    units = {"pitch": "hz", "tempo": "bpm", "duration": "s", "interval": "semitones"}
+    for family, records in world_records.items():
+        for record in records:
+            for c in verify_grounding(record.reasoning["grounded"], record.facts).claims:
+                if c.quantity == "label":
+                    covered = any(f.name in LABEL_GROUPS and c.value in LABEL_GROUPS[f.name] for f in record.facts)
+                elif c.quantity == "count":
+                    covered = any(f.unit == c.unit for f in record.facts) or c.unit == "notes"
+                elif c.quantity == "interval":  # a stated interval, or the distance of two pitches
+                    covered = any(f.unit == "semitones" for f in record.facts) or \
+                        sum(f.unit == "Hz" for f in record.facts) > 1
+                else:
+                    covered = any(f.unit.lower() == units[c.quantity] for f in record.facts)
+                assert (c.matched is not None) == covered, (family, record.kind, c)
+
+
 def _swapped(facts, name):
     """The facts with the values of `name` rotated one place among their events (None when fewer than two
     distinct values): the same values, each at another event."""
