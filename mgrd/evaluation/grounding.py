@@ -2,31 +2,14 @@
 
 For benchmark data there are no known acoustic facts to check claims against; this counts, per
 sentence, words naming acoustic properties (pitch, rhythm, timbre, loudness, voice quality) against
-words naming text surrogates (transcripts, captions, the question's wording). It is a cheap signal for
-comparing runs, not a verifier.
+words naming text surrogates (transcripts, captions, the question's wording). The words and the
+sentence split are the grounding verifier's own (`mgrd.scoring.lexicon`), so the two measures agree on
+what is acoustic. It is a cheap signal for comparing runs, not a verifier.
 """
 
 from __future__ import annotations
 
-import re
-
-ACOUSTIC = frozenset("""
-pitch pitches pitched hz khz frequency frequencies tone tones tonal timbre loud louder loudest loudness
-quiet quieter soft softer volume amplitude decibel db rhythm rhythmic tempo bpm beat beats meter melody
-melodic harmony harmonic harmonics chord chords interval intervals note notes octave semitone semitones
-rising falling rises falls intonation prosody stress stressed pause pauses pausing duration seconds
-second ms echo reverb reverberation noise noisy hiss hum buzz whisper whispering breathy raspy
-hoarse vocal voice voices speaker speakers accent accented spoken speech syllable syllables phoneme
-phonemes vowel consonant onset decay sustain attack percussive drum drums guitar piano instrument
-instruments bass treble high-pitched low-pitched audible hear hears heard hearing listen listening sound
-sounds sounding acoustic acoustically waveform spectral spectrum resonance timing fast slow faster slower
-""".split())
-SURROGATE = frozenset("""
-transcript transcription transcribed caption captions text textual wording worded written writes
-question's says said keyword keywords label labels title description described metadata
-""".split())
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
-_WORD = re.compile(r"[a-z][a-z'\-]*")
+from mgrd.scoring.lexicon import names_acoustic, names_surrogate, split_statements
 
 
 def grounding_score(reasoning: str) -> dict:
@@ -36,11 +19,8 @@ def grounding_score(reasoning: str) -> dict:
     >>> grounding_score("The pitch rises to 440 Hz. The transcript says dog. So B.")["score"]
     0.3333333333333333
     """
-    sentences = [s for s in _SENTENCE.split(reasoning.strip()) if s.strip()] if reasoning.strip() else []
-    acoustic = surrogate = 0
-    for sentence in sentences:
-        words = set(_WORD.findall(sentence.lower()))
-        acoustic += bool(words & ACOUSTIC)
-        surrogate += bool(words & SURROGATE)
+    sentences = split_statements(reasoning)
+    acoustic = sum(names_acoustic(s) for s in sentences)
+    surrogate = sum(names_surrogate(s) for s in sentences)
     return {"sentences": len(sentences), "acoustic": acoustic, "surrogate": surrogate,
             "score": acoustic / len(sentences) if sentences else None}

@@ -59,8 +59,8 @@ def tempo_difference(rng: np.random.Generator) -> Draft:
             break
     diff = abs(bpm1 - bpm2)
     question = "Two drum beats play in two clips. How many beats per minute faster is the faster one?"
-    obs = [f"the first beat at {bpm1:.0f} BPM (a hit every {60 / bpm1:.3f} s)",
-           f"the second beat at {bpm2:.0f} BPM (a hit every {60 / bpm2:.3f} s)"]
+    obs = [f"the beat of the first clip at {bpm1:.0f} BPM (a hit every {60 / bpm1:.3f} s)",
+           f"the beat of the second clip at {bpm2:.0f} BPM (a hit every {60 / bpm2:.3f} s)"]
     steps = [f"The difference is {max(bpm1, bpm2):.0f} - {min(bpm1, bpm2):.0f} = {diff:.0f}."]
     # Two tempos each heard within 8 % give a looser difference, hence 15 % rather than 8 %.
     return value_draft(rng, kind="tempo_difference", question_type="composite", question=question, answer=diff,

@@ -82,7 +82,8 @@ def chord_scene(rng: np.random.Generator) -> tuple[np.ndarray, list[Fact], str, 
 
 def _chord_obs(quality: str, root: int) -> list[str]:
     k = 4 if quality == "major" else 3
-    return [f"three notes at once: {_say(root)}, {_say(root + k)} and {_say(root + 7)}",
+    return [f"three notes at once: the root at {_say(root)}, the third at {_say(root + k)} and the fifth at "
+            f"{_say(root + 7)}",
             f"a third {k} semitones above the root"]
 
 
