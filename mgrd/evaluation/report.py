@@ -9,8 +9,10 @@ from pathlib import Path
 
 from mgrd.evaluation.cache import RecordStore
 from mgrd.evaluation.judge import Judge
+from mgrd.evaluation.scoreboard import score_run
 from mgrd.evaluation.sweep import UNLIMITED
 from mgrd.io import read_jsonl, write_text_atomic
+from mgrd.tasks.registry import TASKS, grader
 
 
 def _load(out: Path, name: str):
@@ -24,9 +26,6 @@ def _load(out: Path, name: str):
 def rescore(out: str | Path, *, judge: Judge | None = None) -> dict:
     """Score the stored outputs again with the current graders (benchmark tasks; other tasks keep
     their stored rows). Without a judge, judged tasks use the judge replies already cached."""
-    from mgrd.evaluation.runner import score_run
-    from mgrd.tasks.registry import TASKS, grader
-
     out = Path(out)
     manifest = _load(out, "manifest.json")
     infos = manifest["tasks"]

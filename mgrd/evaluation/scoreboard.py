@@ -1,12 +1,19 @@
-"""From scored rows to `scores.json`: per task, budget, seed and category, official and robust."""
+"""From scored rows to `scores.json`: per task, budget, seed and category, official and robust;
+`score_run` grades stored records and writes `scored.jsonl` and `scores.json`."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 
+from pathlib import Path
+
+from mgrd.evaluation.grading import SCORING_VERSION, grade_records
+from mgrd.evaluation.judge import Judge
 from mgrd.evaluation.statistics import summarise
 from mgrd.evaluation.sweep import UNLIMITED, budget_sort_key
+from mgrd.io import write_json_atomic, write_jsonl_atomic
+from mgrd.tasks.base import Task
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -77,3 +84,15 @@ def build_scores(rows: Sequence[dict], tasks: Mapping[str, Mapping]) -> dict:
             entry[rule] = {"mean": _mean(list(values.values())), "tasks": values}
         out["average"][label] = entry
     return out
+
+
+def score_run(out: Path, records: Sequence[dict], graders: Mapping[str, Task], task_infos: Mapping[str, dict],
+              judge: Judge | None, judge_templates: Mapping[str, str], extra_rows: Sequence[dict] = ()) -> dict:
+    """Grade `records` (plus already scored `extra_rows`), write `scored.jsonl` and `scores.json`."""
+    rows = grade_records(records, graders, judge=judge, judge_templates=judge_templates) + list(extra_rows)
+    write_jsonl_atomic(out / "scored.jsonl", rows)
+    scores = build_scores(rows, {n: {k: task_infos[n][k] for k in ("version", "scale", "judged")}
+                                 for n in task_infos})
+    scores["scoring_version"] = SCORING_VERSION
+    write_json_atomic(out / "scores.json", scores)
+    return scores
