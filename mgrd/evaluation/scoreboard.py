@@ -40,6 +40,9 @@ def _budget_block(rows: list[dict]) -> dict:
              "failed_items": sorted({r["item_id"] for r in rows if r["status"] != "ok"})[:50],
              "unscored_official": sum(r["official"] is None for r in ok),
              "unscored_robust": sum(r["robust"] is None for r in ok),
+             "unscored_reasons": {rule: dict(Counter(r.get("unscored", {}).get(rule, "unknown") for r in ok
+                                                     if r[rule] is None)) for rule in ("official", "robust")},
+             "first_error": next((r["error"] for r in rows if r["status"] != "ok" and r.get("error")), ""),
              "not_well_formed": sum(not r.get("well_formed") for r in ok),
              "seeds": {}, "categories": {}, "differences": dict(Counter(r["difference"] for r in ok if r["difference"]))}
     for seed in seeds:
@@ -83,6 +86,9 @@ def build_scores(rows: Sequence[dict], tasks: Mapping[str, Mapping]) -> dict:
                       if label in t["budgets"] and t["budgets"][label][rule]["mean"] is not None}
             entry[rule] = {"mean": _mean(list(values.values())), "tasks": values}
         out["average"][label] = entry
+    failed = [r for r in rows if r["status"] != "ok"]
+    out["requests"] = {"total": len(rows), "failed": len(failed),
+                       "first_error": next((r["error"] for r in failed if r.get("error")), "")}
     return out
 
 

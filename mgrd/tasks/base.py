@@ -53,4 +53,5 @@ class Task(ABC):
     @abstractmethod
     def grade(self, item: TaskItem, answer: str) -> float | None:
         """Score of the final answer text (reasoning already removed): 1.0 right, 0.0 wrong,
-        a value in between for graded tasks, None when the answer cannot be scored."""
+        a value in between for graded tasks. An answer that names no choice or holds no number is
+        wrong (0.0); None only where the rule cannot score at all (an open-ended task's judge)."""

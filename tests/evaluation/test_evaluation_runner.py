@@ -190,3 +190,21 @@ def test_cache_reads_only_json(tmp_path):
     assert store.get(key) == {"key": key, "status": "ok"}
     with pytest.raises(ValueError, match="hex"):
         store.get("../../etc")
+
+
+def test_an_answer_naming_no_choice_is_wrong_not_left_out(fake, tmp_path):
+    from mgrd.tasks.base import TaskItem
+    from mgrd.tasks.world import WorldTask
+
+    audio = str(tone(tmp_path / "a.wav"))
+    items = [TaskItem(id=f"w{i}", question=f"Question {i}?", answer="B", audio=(audio,), choices=("low", "high"),
+                      meta={"answer_type": "choice"}) for i in range(10)]
+    # one right, two wrong, seven naming no choice: 1 of 10 right (10 %), not 1 of 3 (33 %)
+    replies = {0: "B", 1: "A", 2: "low"}
+    server = fake(lambda b, n: FakeReply("x\n</think>\n" + replies.get(int(question_of(b).split()[1][:-1]),
+                                                                        "I am not sure.")))
+    scores = run_eval({"world": WorldTask(items)}, backend(server), EvalConfig(), tmp_path / "out")
+    block = scores["tasks"]["world"]["budgets"]["unlimited"]
+    assert block["robust"]["mean"] == pytest.approx(0.1) and block["robust"]["n"] == 10
+    assert block["unscored_robust"] == 0 and block["unscored_reasons"]["robust"] == {}
+    assert "10.0 [" in (tmp_path / "out" / "report.md").read_text()
