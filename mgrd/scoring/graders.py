@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from mgrd.scoring.answers import LETTERS, extract_number, match_choice, normalize, unwrap_tags
+from mgrd.scoring.answers import LETTERS, extract_number, first_copies, match_choice, normalize, unwrap_tags
 
 _DENIAL = re.compile(
     r"(\b(can ?not|can't|cannot|unable to|not able to|no ability to|don't have the ability to|do not have the "
@@ -29,7 +29,8 @@ def grade_choice(answer: str, choices: Sequence[str], correct: str | int) -> flo
     index = correct if isinstance(correct, int) else LETTERS.index(correct.strip().upper())
     if not 0 <= index < len(choices):
         raise ValueError(f"correct choice {correct!r} is outside the {len(choices)} choices")
-    return float(match_choice(answer, choices) == index)
+    # Two copies of the correct text are one answer: match_choice names the first copy.
+    return float(match_choice(answer, choices) == first_copies(choices)[index])
 
 
 def grade_integer(answer: str, target: int) -> float:
