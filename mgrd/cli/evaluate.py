@@ -103,7 +103,7 @@ def run(
     concurrency: Annotated[int, typer.Option(help="requests in flight (endpoint)")] = 8,
     timeout: Annotated[float, typer.Option(help="seconds per request")] = 600.0,
     retries: Annotated[int, typer.Option(help="tries per request for 429/5xx/connection errors")] = 4,
-    batch_size: Annotated[int, typer.Option(help="prompts per batch (native)")] = 8,
+    batch_size: Annotated[int, typer.Option(help="sequences decoded at once (native)")] = 32,
     dtype: Annotated[str, typer.Option(help="native: float32 or bfloat16")] = "float32",
     device: Annotated[str, typer.Option(help="native: cpu, cuda or auto")] = "auto",
 ) -> None:

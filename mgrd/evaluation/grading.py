@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from mgrd.evaluation.grounding import grounding_score
-from mgrd.evaluation.judge import Judge
+from mgrd.remote import Judge
 from mgrd.tasks.base import Task, TaskItem
 
 SCORING_VERSION = "2"   # 2: an answer naming no choice, or no number, is wrong instead of unscored

@@ -7,11 +7,10 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from mgrd.evaluation.cache import RecordStore
-from mgrd.evaluation.judge import Judge
 from mgrd.evaluation.scoreboard import score_run
 from mgrd.evaluation.sweep import UNLIMITED
 from mgrd.io import read_jsonl, write_text_atomic
+from mgrd.remote import Judge, RecordStore
 from mgrd.tasks.registry import TASKS, grader
 
 

@@ -11,16 +11,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mgrd.evaluation.cache import RecordStore
 from mgrd.evaluation.grading import SCORING_VERSION
-from mgrd.evaluation.identity import prompt_hash, stable_hash
-from mgrd.evaluation.judge import Judge
+from mgrd.evaluation.identity import prompt_hash
 from mgrd.evaluation.manifest import build_manifest
 from mgrd.evaluation.report import write_report as write_report_files
 from mgrd.evaluation.request import Backend, GenerationRequest, GenerationResult
 from mgrd.evaluation.scoreboard import score_run
 from mgrd.evaluation.sweep import Setting, settings
 from mgrd.io import write_json_atomic
+from mgrd.remote import Judge, RecordStore, stable_hash
 from mgrd.tasks.base import Task, TaskItem
 
 
@@ -82,7 +81,8 @@ def plan(tasks: Mapping[str, Task], model: dict, config: EvalConfig) -> list[Pla
             for s in settings(config.budgets, config.seeds):
                 sampling = {**base, "seed": s.seed, "thinking_budget": s.budget}
                 key = stable_hash({"config": config_hash, "item": item.id, "prompt": p_hash, "sampling": sampling})
-                out.append(Planned(name, item, s, GenerationRequest(key, messages, sampling), p_hash, config_hash))
+                out.append(Planned(name, item, s, GenerationRequest(key, messages, sampling, item.id), p_hash,
+                                   config_hash))
     return out
 
 

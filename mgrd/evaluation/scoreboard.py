@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mgrd.evaluation.grading import SCORING_VERSION, grade_records
-from mgrd.evaluation.judge import Judge
 from mgrd.evaluation.statistics import summarise
 from mgrd.evaluation.sweep import UNLIMITED, budget_sort_key
 from mgrd.io import write_json_atomic, write_jsonl_atomic
+from mgrd.remote import Judge
 from mgrd.tasks.base import Task
 
 
