@@ -180,8 +180,8 @@ def report(
     """Tables and plots from a run directory alone (no model, no network)."""
     import json
 
-    from mgrd.evaluation.report import rescore as do_rescore
     from mgrd.evaluation.report import failure_line, write_report
+    from mgrd.evaluation.report import rescore as do_rescore
 
     with user_errors():
         if not run_dir.is_dir():

@@ -1,10 +1,12 @@
 """A local checkpoint as a model: the native engine, each prompt built once, large batches, per-item seeds.
 
 Prompts are built by `build_prompt` (audio decoded, chunked at 25 s and log-mel'd) once per distinct
-message list, however many budgets and seeds ask it. All requests that share sampling settings
-(everything but the seed) go through one `engine.generate` call, which batches them
-`engine.max_batch_size` at a time; each item samples with its own seed (`item_seed`), the same at
-every budget. Prompts are held a window at a time, so memory stays bounded on large benchmarks.
+message list, however many budgets and seeds ask it. Every request of a window of prompts, all
+budgets and seeds together, goes through one `engine.generate` call (the engine takes settings per
+prompt), which decodes `engine.max_batch_size` sequences at a time: rows sorted by prompt length, so
+a batch pads little, and a batch holds more rows than one budget's items alone would fill. Each item
+samples with its own seed (`item_seed`), the same at every budget. Prompts are held a window at a
+time, so memory stays bounded on large benchmarks.
 """
 
 from __future__ import annotations
@@ -62,20 +64,20 @@ class NativeBackend:
         from mgrd.audio import AudioError
         from mgrd.inference import build_prompt
 
-        groups: dict[str, list] = {}
+        members = []
         for requests in by_prompt.values():
             try:
                 prompt = build_prompt(requests[0].messages, self.engine.tokenizer)
             except (AudioError, OSError, ValueError) as e:
                 yield from (failed(r.key, f"{type(e).__name__}: {e}") for r in requests)
                 continue
-            for r in requests:
-                groups.setdefault(_setting_key(r.sampling), []).append((r, prompt))
-        for members in groups.values():
-            yield from self._generate(members)
+            members += [(r, prompt) for r in requests]
+        # Similar lengths share a batch: its prefill pads every row to the longest prompt.
+        members.sort(key=lambda m: (len(m[1].input_ids), m[0].sampling.get("thinking_budget") != 0))
+        yield from self._generate(members)
 
     def _generate(self, members: list) -> Iterator[GenerationResult]:
-        """One engine call over every (request, prompt) of one sampling setting."""
+        """One engine call over every (request, prompt) given, each with its own sampling params."""
         ready, params = [], []
         for request, prompt in members:
             try:
@@ -102,10 +104,6 @@ class NativeBackend:
 
 def _prompt_key(messages: list) -> str:
     return json.dumps(messages, sort_keys=True, default=str)
-
-
-def _setting_key(sampling: Mapping) -> str:
-    return json.dumps({k: v for k, v in sampling.items() if k != "seed"}, sort_keys=True, default=str)
 
 
 def _params(request: GenerationRequest):

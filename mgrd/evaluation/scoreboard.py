@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-
 from pathlib import Path
 
 from mgrd.evaluation.grading import SCORING_VERSION, grade_records

@@ -77,12 +77,11 @@ def test_prompts_built_once_one_call_per_budget_and_a_seed_per_item(backend, tmp
     scores = run_eval({"mmau": task}, native, config, tmp_path / "out", write_report=False)
     assert scores["run"]["requested"] == 3 * 3 * 2 and scores["requests"]["failed"] == 0
     assert len(built) == 3                                    # one prompt per item, not one per budget and seed
-    assert [len(c) for c in spy.calls] == [6, 6, 6]           # one call per budget: 3 items x 2 seeds
-    budgets = [{p.thinking_budget for p in call} for call in spy.calls]
-    assert budgets == [{0}, {4}, {None}]
-    seeds = [[p.seed for p in call] for call in spy.calls]
-    assert len(set(seeds[0])) == 6                            # every (item, seed) its own stream
-    assert seeds[0] == seeds[1] == seeds[2]                   # the same at every budget
+    (call,) = spy.calls                                       # one engine call: 3 items x 3 budgets x 2 seeds
+    assert len(call) == 18
+    by_budget = {b: sorted(p.seed for p in call if p.thinking_budget == b) for b in (0, 4, None)}
+    assert len(set(by_budget[0])) == 6                        # every (item, seed) its own stream
+    assert by_budget[0] == by_budget[4] == by_budget[None]    # the same at every budget
 
 
 def test_items_with_the_same_prompt_still_sample_differently(backend, tmp_path):
