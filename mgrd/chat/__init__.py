@@ -14,5 +14,6 @@ __all__ = [
     "AUDIO_END", "AUDIO_PART_TYPES", "AUDIO_PATCH", "AUDIO_START", "BOT", "CONTENT_FORMATS", "Completion",
     "ENDOFTEXT", "EOT", "EncodedConversation", "GENERATION_PROMPT", "NO_THINK_PREFILL", "OFFICIAL_IDS",
     "SPECIAL_TOKENS", "Segment", "SpecialTokenIds", "THINK_CLOSE", "THINK_OPEN", "Tokenizer", "encode",
-    "encode_prompt", "format_choices", "parse_completion", "render", "render_content", "render_segments", "train_tokenizer",
+    "encode_prompt", "format_choices", "parse_completion", "render", "render_content", "render_segments",
+    "train_tokenizer",
 ]

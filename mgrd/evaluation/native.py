@@ -21,12 +21,13 @@ from mgrd.evaluation.request import GenerationRequest, GenerationResult, failed,
 
 
 class NativeBackend:
-    """Generates with an `Engine`; `window` distinct prompts are built and held at a time.
+    """Generates with an `Engine`; `window` distinct prompts are built and held at a time (results of a
+    window are stored when its engine call ends, so a killed run loses at most one window).
 
     Latency per record is its generate call's wall time divided by the call's size.
     """
 
-    def __init__(self, engine, identity: dict, *, window: int = 256) -> None:
+    def __init__(self, engine, identity: dict, *, window: int = 64) -> None:
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
         self.engine, self._identity, self.window = engine, dict(identity), window
@@ -73,7 +74,7 @@ class NativeBackend:
                 continue
             members += [(r, prompt) for r in requests]
         # Similar lengths share a batch: its prefill pads every row to the longest prompt.
-        members.sort(key=lambda m: (len(m[1].input_ids), m[0].sampling.get("thinking_budget") != 0))
+        members.sort(key=lambda m: len(m[1].input_ids))
         yield from self._generate(members)
 
     def _generate(self, members: list) -> Iterator[GenerationResult]:
