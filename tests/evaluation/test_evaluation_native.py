@@ -94,3 +94,15 @@ def test_items_with_the_same_prompt_still_sample_differently(backend, tmp_path):
     again = {r.key: r.text for r in backend.run(requests)}
     assert texts == again                                     # seeded: reproducible
     assert len(set(texts.values())) > 1                       # but not one stream shared by the whole batch
+
+
+def test_windows_bound_the_prompts_held_and_every_request_is_answered(backend, tmp_path):
+    spy = SpyEngine(backend.engine)
+    native = NativeBackend(spy, backend.identity(), window=2)
+    task = load_task("mmau", make_mmau(tmp_path / "mmau"))
+    config = EvalConfig(budgets=(0, 4), max_tokens=4, temperature=0.0)
+    scores = run_eval({"mmau": task}, native, config, tmp_path / "out", write_report=False)
+    assert [len(c) for c in spy.calls] == [4, 2]              # 2 prompts x 2 budgets, then the third prompt
+    assert scores["run"]["requested"] == 6 and scores["requests"] == {"total": 6, "failed": 0, "first_error": ""}
+    with pytest.raises(ValueError, match="window must be >= 1"):
+        NativeBackend(spy, {}, window=0)
