@@ -11,7 +11,7 @@ LAYERS = {
     "runtime": 0, "io": 0,
     "audio": 1, "chat": 1, "scoring": 1,
     "model": 2,
-    "inference": 3, "data": 3, "tasks": 3,
+    "inference": 3, "data": 3, "tasks": 3, "remote": 3,
     "training": 4, "evaluation": 4,
     "serving": 5, "pipeline": 5,
     "cli": 6,

@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 from mgrd.cli.errors import user_errors
 
 console = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
 
 
 class _DefaultRun(TyperGroup):
@@ -102,13 +103,13 @@ def run(
     concurrency: Annotated[int, typer.Option(help="requests in flight (endpoint)")] = 8,
     timeout: Annotated[float, typer.Option(help="seconds per request")] = 600.0,
     retries: Annotated[int, typer.Option(help="tries per request for 429/5xx/connection errors")] = 4,
-    batch_size: Annotated[int, typer.Option(help="prompts per batch (native)")] = 8,
+    batch_size: Annotated[int, typer.Option(help="sequences decoded at once (native)")] = 32,
     dtype: Annotated[str, typer.Option(help="native: float32 or bfloat16")] = "float32",
     device: Annotated[str, typer.Option(help="native: cpu, cuda or auto")] = "auto",
 ) -> None:
     """Evaluate a checkpoint (--model) or an endpoint (--endpoint) on TASKS."""
     from mgrd.evaluation import EvalConfig, Judge, RecordStore, RetryPolicy, run_eval
-    from mgrd.evaluation.report import task_summary
+    from mgrd.evaluation.report import failure_line
     from mgrd.evaluation.sweep import parse_budgets
     from mgrd.tasks.registry import load_task, task_spec
 
@@ -146,12 +147,24 @@ def run(
             if judge_client:
                 judge_client.close()
     console.print()
-    _print(scores, task_summary)
+    failures = failure_line(scores)
+    requests = scores.get("requests", {})
+    if failures and requests.get("failed") == requests.get("total"):
+        _err.print(f"error: {failures}", markup=False, soft_wrap=True)  # nothing was scored: no table of dashes
+        raise typer.Exit(1)
+    _print(scores)
     run_info = scores["run"]
     console.print(f"{run_info['requested']} requested, {run_info['cached']} from the cache; report: {out / 'report.md'}")
+    if failures:
+        # A partial result must not pass for a finished one: the rerun asks only the failed requests.
+        _err.print(f"error: {failures}; run the same command again to retry them", markup=False,
+                   soft_wrap=True)
+        raise typer.Exit(1)
 
 
-def _print(scores: dict, task_summary) -> None:
+def _print(scores: dict) -> None:
+    from mgrd.evaluation.report import task_summary
+
     table = Table("task", "budget", "official", "robust")
     for row in task_summary(scores):
         table.add_row(*row)
@@ -167,8 +180,8 @@ def report(
     """Tables and plots from a run directory alone (no model, no network)."""
     import json
 
+    from mgrd.evaluation.report import failure_line, write_report
     from mgrd.evaluation.report import rescore as do_rescore
-    from mgrd.evaluation.report import task_summary, write_report
 
     with user_errors():
         if not run_dir.is_dir():
@@ -177,7 +190,9 @@ def report(
             do_rescore(run_dir)
         path = write_report(run_dir, plots=plots)
         scores = json.loads((run_dir / "scores.json").read_text(encoding="utf-8"))
-    _print(scores, task_summary)
+    _print(scores)
+    if failure_line(scores):
+        console.print(failure_line(scores), markup=False, soft_wrap=True)
     console.print(f"report: {path}")
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mgrd.tasks.base import format_choices
+from mgrd.chat.choices import format_choices
 
 QUESTION_TYPES = ("perception", "reasoning", "composite", "cognition")
 REASONING_STYLES = ("grounded", "surrogate", "empty")

@@ -1,7 +1,9 @@
 """Scoring stored outputs: the official and the robust rule side by side, judged tasks through the judge.
 
 Scoring never calls the model; it runs on cache records, so a new scorer version re-scores a run
-without re-inference. A failed record stays failed: it is counted and reported, never scored.
+without re-inference. A failed record stays failed: it is counted and reported, never scored. An
+answer that names no choice is wrong (0), never left out; a rule leaves an answer unscored only
+when it truly cannot score it (a judged task without its judge), and the row says why.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from mgrd.evaluation.grounding import grounding_score
-from mgrd.evaluation.judge import Judge
+from mgrd.remote import Judge
 from mgrd.tasks.base import Task, TaskItem
 
-SCORING_VERSION = "1"
+SCORING_VERSION = "2"   # 2: an answer naming no choice, or no number, is wrong instead of unscored
 
 
 def item_from_record(record: dict) -> TaskItem:
@@ -56,7 +58,8 @@ def _row(r: dict, task: Task, job, replies: dict, judge: Judge | None) -> dict:
            "seed": r["setting"]["seed"], "status": r["status"], "category": item.category,
            "breakdown": {k: str(item.meta.get(k, item.category if k == "category" else ""))
                          for k in getattr(task, "breakdowns", ("category",))},
-           "official": None, "robust": None, "difference": "", "judge": None, "error": r.get("error", "")}
+           "official": None, "robust": None, "unscored": {}, "difference": "", "judge": None,
+           "error": r.get("error", "")}
     if r["status"] != "ok":
         return row
     answer = r["answer"]
@@ -73,6 +76,8 @@ def _row(r: dict, task: Task, job, replies: dict, judge: Judge | None) -> dict:
     else:
         official, robust = task.official_grade(item, answer), task.grade(item, answer)
     row["official"], row["robust"] = official, robust
+    row["unscored"] = {rule: _unscored_reason(job, row["judge"], judge) for rule, value in
+                       (("official", official), ("robust", robust)) if value is None}
     if official is not None and robust is not None and official != robust and hasattr(task, "difference"):
         row["difference"] = task.difference(item, answer, official, robust)
     g = grounding_score(r.get("reasoning", ""))
@@ -80,3 +85,16 @@ def _row(r: dict, task: Task, job, replies: dict, judge: Judge | None) -> dict:
                grounding=g["score"], well_formed=r.get("well_formed", False),
                finish_reason=r.get("finish_reason", ""))
     return row
+
+
+def _unscored_reason(job, judged: dict | None, judge: Judge | None) -> str:
+    """Why a rule gave no score: only judged rules can fail to score an answer."""
+    if job is None:
+        return "the rule cannot score this answer"
+    if judge is None:
+        return "judge not configured"
+    if judged is None or judged["status"] == "missing":
+        return "judge reply not cached"
+    if judged["status"] != "ok":
+        return "judge failed"
+    return "judge reply unreadable"

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
-from typing import Any
+
+from mgrd.remote.store import stable_hash
 
 _FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def stable_hash(obj: Any) -> str:
-    """sha256 of the canonical JSON of `obj` (sorted keys, no spaces), hex."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def file_sha256(path: str | os.PathLike) -> str:

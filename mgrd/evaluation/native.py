@@ -1,85 +1,98 @@
-"""A local checkpoint as a model: the native engine, prompts built (and audio chunked at 25 s) by
-`build_prompt`, thinking budgets by the engine's budget forcing."""
+"""A local checkpoint as a model: the native engine, each prompt built once, large batches, per-item seeds.
+
+Prompts are built by `build_prompt` (audio decoded, chunked at 25 s and log-mel'd) once per distinct
+message list, however many budgets and seeds ask it. Every request of a window of prompts, all
+budgets and seeds together, goes through one `engine.generate` call (the engine takes settings per
+prompt), which decodes `engine.max_batch_size` sequences at a time: rows sorted by prompt length, so
+a batch pads little, and a batch holds more rows than one budget's items alone would fill. Each item
+samples with its own seed (`item_seed`), the same at every budget. Prompts are held a window at a
+time, so memory stays bounded on large benchmarks.
+"""
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from mgrd.evaluation.identity import checkpoint_identity
-from mgrd.evaluation.request import GenerationRequest, GenerationResult, failed
+from mgrd.evaluation.request import GenerationRequest, GenerationResult, failed, item_seed
 
 
 class NativeBackend:
-    """Generates with an `Engine` in batches of requests that share sampling settings.
+    """Generates with an `Engine`; `window` distinct prompts are built and held at a time (results of a
+    window are stored when its engine call ends, so a killed run loses at most one window).
 
-    Latency per record is the batch's wall time divided by its size.
+    Latency per record is its generate call's wall time divided by the call's size.
     """
 
-    def __init__(self, engine, identity: dict, *, batch_size: int = 8) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.engine, self._identity, self.batch_size = engine, dict(identity), batch_size
+    def __init__(self, engine, identity: dict, *, window: int = 64) -> None:
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
+        self.engine, self._identity, self.window = engine, dict(identity), window
 
     @classmethod
     def from_checkpoint(cls, model_dir: str | Path, *, dtype: str = "float32", device: str = "auto",
-                        batch_size: int = 8) -> "NativeBackend":
+                        batch_size: int = 32) -> "NativeBackend":
+        """The checkpoint in `model_dir` on an engine that decodes `batch_size` sequences at once."""
         from mgrd.chat import Tokenizer
         from mgrd.inference import Engine
         from mgrd.model import load_pretrained
         from mgrd.runtime import resolve_device, resolve_dtype
 
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         model_dir = Path(model_dir)
         identity = checkpoint_identity(model_dir)
         tokenizer = Tokenizer.from_dir(model_dir)
         model = load_pretrained(model_dir, dtype=resolve_dtype(dtype), device=resolve_device(device),
                                 tokenizer_special_ids=tokenizer.special)
-        return cls(Engine(model, tokenizer), {**identity, "dtype": dtype}, batch_size=batch_size)
+        return cls(Engine(model, tokenizer, max_batch_size=batch_size), {**identity, "dtype": dtype})
 
     def identity(self) -> dict:
         return dict(self._identity)
 
-    def _params(self, sampling):
-        from mgrd.inference import SamplingParams
-
-        return SamplingParams(max_tokens=int(sampling["max_tokens"]), temperature=float(sampling["temperature"]),
-                              top_p=float(sampling["top_p"]),
-                              repetition_penalty=float(sampling.get("repetition_penalty") or 1.0),
-                              seed=sampling.get("seed"), thinking_budget=sampling.get("thinking_budget"))
-
     def run(self, requests: Iterable[GenerationRequest]) -> Iterator[GenerationResult]:
-        batch: list[GenerationRequest] = []
+        by_prompt: dict[str, list[GenerationRequest]] = {}
         for request in requests:
-            if batch and (len(batch) == self.batch_size or request.sampling != batch[0].sampling):
-                yield from self._batch(batch)
-                batch = []
-            batch.append(request)
-        if batch:
-            yield from self._batch(batch)
+            by_prompt.setdefault(_prompt_key(request.messages), []).append(request)
+        keys = list(by_prompt)
+        for start in range(0, len(keys), self.window):
+            yield from self._window({k: by_prompt[k] for k in keys[start:start + self.window]})
 
-    def _batch(self, batch: list[GenerationRequest]) -> Iterator[GenerationResult]:
+    def _window(self, by_prompt: Mapping[str, list[GenerationRequest]]) -> Iterator[GenerationResult]:
         from mgrd.audio import AudioError
         from mgrd.inference import build_prompt
 
-        start = time.perf_counter()
-        try:
-            params = self._params(batch[0].sampling)
-        except ValueError as e:
-            yield from (failed(r.key, f"bad sampling settings: {e}") for r in batch)
-            return
-        prompts, ready = [], []
-        for request in batch:
+        members = []
+        for requests in by_prompt.values():
             try:
-                prompts.append(build_prompt(request.messages, self.engine.tokenizer))
-                ready.append(request)
+                prompt = build_prompt(requests[0].messages, self.engine.tokenizer)
             except (AudioError, OSError, ValueError) as e:
-                yield failed(request.key, f"{type(e).__name__}: {e}")
-        if not prompts:
+                yield from (failed(r.key, f"{type(e).__name__}: {e}") for r in requests)
+                continue
+            members += [(r, prompt) for r in requests]
+        # Similar lengths share a batch: its prefill pads every row to the longest prompt.
+        members.sort(key=lambda m: len(m[1].input_ids))
+        yield from self._generate(members)
+
+    def _generate(self, members: list) -> Iterator[GenerationResult]:
+        """One engine call over every (request, prompt) given, each with its own sampling params."""
+        ready, params = [], []
+        for request, prompt in members:
+            try:
+                params.append(_params(request))
+            except (ValueError, TypeError, KeyError) as e:
+                yield failed(request.key, f"bad sampling settings: {e}")
+                continue
+            ready.append((request, prompt))
+        if not ready:
             return
-        generations = self.engine.generate(prompts, params)
-        latency = (time.perf_counter() - start) / len(prompts)
-        for request, prompt, (gen,) in zip(ready, prompts, generations):
+        start = time.perf_counter()
+        generations = self.engine.generate([p for _, p in ready], params)
+        latency = (time.perf_counter() - start) / len(ready)
+        for (request, prompt), (gen,) in zip(ready, generations):
             yield GenerationResult(
                 key=request.key, status="ok", text=gen.text, reasoning=gen.reasoning, answer=gen.answer,
                 well_formed=gen.well_formed, finish_reason=gen.finish_reason, completion_tokens=len(gen.token_ids),
@@ -88,3 +101,19 @@ class NativeBackend:
 
     def close(self) -> None:
         self.engine = None
+
+
+def _prompt_key(messages: list) -> str:
+    return json.dumps(messages, sort_keys=True, default=str)
+
+
+def _params(request: GenerationRequest):
+    """The engine's sampling params of one request; the seed is the item's own (see `item_seed`)."""
+    from mgrd.inference import SamplingParams
+
+    s = request.sampling
+    seed = s.get("seed")
+    return SamplingParams(max_tokens=int(s["max_tokens"]), temperature=float(s["temperature"]),
+                          top_p=float(s["top_p"]), repetition_penalty=float(s.get("repetition_penalty") or 1.0),
+                          seed=None if seed is None else item_seed(seed, request.item_id or request.key),
+                          thinking_budget=s.get("thinking_budget"))

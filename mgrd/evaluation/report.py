@@ -7,10 +7,11 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from mgrd.evaluation.cache import RecordStore
-from mgrd.evaluation.judge import Judge
+from mgrd.evaluation.scoreboard import score_run
 from mgrd.evaluation.sweep import UNLIMITED
 from mgrd.io import read_jsonl, write_text_atomic
+from mgrd.remote import Judge, RecordStore
+from mgrd.tasks.registry import TASKS, grader
 
 
 def _load(out: Path, name: str):
@@ -24,9 +25,6 @@ def _load(out: Path, name: str):
 def rescore(out: str | Path, *, judge: Judge | None = None) -> dict:
     """Score the stored outputs again with the current graders (benchmark tasks; other tasks keep
     their stored rows). Without a judge, judged tasks use the judge replies already cached."""
-    from mgrd.evaluation.runner import score_run
-    from mgrd.tasks.registry import TASKS, grader
-
     out = Path(out)
     manifest = _load(out, "manifest.json")
     infos = manifest["tasks"]
@@ -44,31 +42,54 @@ def _pct(value, scale: float) -> str:
     return "–" if value is None else f"{value * scale:.1f}"
 
 
-def _rule_cell(block: dict, scale: float) -> str:
-    mean, ci = block["mean"], block["ci95"]
-    if mean is None:
-        return "–"
-    return f"{mean * scale:.1f} [{ci[0] * scale:.1f}, {ci[1] * scale:.1f}]" if ci else f"{mean * scale:.1f}"
+def _rule_cell(block: dict, rule: str, scale: float) -> str:
+    """`41.0 [31.2, 51.4] (n=50; 3 unscored: judge not configured; 2 failed)`: the score, its interval,
+    how many records it averages, and beside it what it does not count."""
+    stats = block[rule]
+    mean, ci = stats["mean"], stats["ci95"]
+    score = "–" if mean is None else (f"{mean * scale:.1f} [{ci[0] * scale:.1f}, {ci[1] * scale:.1f}]" if ci
+                                      else f"{mean * scale:.1f}")
+    notes = [f"n={stats['n']}"]
+    reasons = block.get("unscored_reasons", {}).get(rule, {})
+    if reasons:
+        notes.append(f"{sum(reasons.values())} unscored: "
+                     + ", ".join(f"{why}" if len(reasons) == 1 else f"{n} {why}" for why, n in reasons.items()))
+    if block.get("failed"):
+        notes.append(f"{block['failed']} failed")
+    return f"{score} ({'; '.join(notes)})"
+
+
+def failure_line(scores: Mapping) -> str | None:
+    """One line on the requests that failed after retries (None when none did)."""
+    requests = scores.get("requests") or {}
+    failed, total = requests.get("failed", 0), requests.get("total", 0)
+    if not failed:
+        return None
+    first = requests.get("first_error") or "no error message"
+    if failed == total:
+        return f"all {total} requests failed after retries; first error: {first}"
+    return f"{failed} of {total} requests failed after retries; first error: {first}"
 
 
 def _task_section(name: str, task: dict) -> list[str]:
     scale = task.get("scale", 100.0)
     unit = "score ×10" if scale == 10.0 else "accuracy %"
     lines = [f"## {name} (version {task['version']}; {unit}; 95 % CI)", "",
-             "| budget | official | robust | items | failed | unscored (official) | reasoning tokens | "
-             "reasoning words | grounding |", "|---|---|---|---|---|---|---|---|---|"]
+             "| budget | official | robust | items | failed | reasoning tokens | "
+             "reasoning words | grounding |", "|---|---|---|---|---|---|---|---|"]
     for label, b in task["budgets"].items():
         tokens = "–" if b["reasoning_tokens_mean"] is None else f"{b['reasoning_tokens_mean']:.0f}"
         words = "–" if b["reasoning_words_mean"] is None else f"{b['reasoning_words_mean']:.0f}"
         ground = "–" if b["grounding_mean"] is None else f"{b['grounding_mean']:.2f}"
-        lines.append(f"| {label} | {_rule_cell(b['official'], scale)} | {_rule_cell(b['robust'], scale)} | "
-                     f"{b['items']} | {b['failed']} | {b['unscored_official']} | {tokens} | {words} | {ground} |")
+        lines.append(f"| {label} | {_rule_cell(b, 'official', scale)} | {_rule_cell(b, 'robust', scale)} | "
+                     f"{b['items']} | {b['failed']} | {tokens} | {words} | {ground} |")
     if task.get("judged"):
-        lines += ["", "Official scores come from the judge; items the judge could not score are 'unscored'."]
+        lines += ["", "Official scores come from the judge; answers it could not score are 'unscored' (and "
+                  "counted beside the score, never as wrong)."]
     for label, b in task["budgets"].items():
         if b["failed"]:
-            lines += ["", f"Failed at budget {label} (excluded from the denominators, retried on the next run): "
-                      + ", ".join(b["failed_items"])]
+            lines += ["", f"Failed at budget {label} (excluded from the denominators, retried on the next run; "
+                      f"first error: {b.get('first_error') or 'none recorded'}): " + ", ".join(b["failed_items"])]
         for key, groups in b["categories"].items():
             if len(groups) < 2 and key != "category":
                 continue
@@ -151,14 +172,17 @@ def write_report(out: str | Path, *, plots: bool = True) -> Path:
              f"(dirty: {manifest['code'].get('dirty')}); scoring version {scores.get('scoring_version')}",
              f"- created: {manifest['created']}; judge: {manifest.get('judge') or 'none'}", "",
              "Official = the benchmark's own rule on the answer as written (reasoning removed); robust = the "
-             "answer mapped to a choice or number first, then compared exactly. Failed requests are excluded "
-             "from every denominator and listed.", "", "## Average (Table-1 style: unweighted mean over tasks, "
+             "answer mapped to a choice or number first, then compared exactly. An answer that names no "
+             "choice is wrong under both. Failed requests are excluded from every denominator and listed.", "", "## Average (Table-1 style: unweighted mean over tasks, "
              "accuracy in %, 1–10 judge scores ×10)", "", "| budget | official | robust | tasks |", "|---|---|---|---|"]
     for label, entry in scores["average"].items():
         fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
         lines.append(f"| {label} | {fmt(entry['official']['mean'])} | {fmt(entry['robust']['mean'])} | "
                      f"{', '.join(entry['robust']['tasks']) or ', '.join(entry['official']['tasks'])} |")
     lines.append("")
+    failures = failure_line(scores)
+    if failures:
+        lines += [f"**{failures[0].upper() + failures[1:]}.**", ""]
     for name, task in scores["tasks"].items():
         lines += _task_section(name, task)
     if plots:
@@ -175,5 +199,5 @@ def task_summary(scores: Mapping) -> list[tuple[str, str, str, str]]:
     for name, task in scores["tasks"].items():
         scale = task.get("scale", 100.0)
         for label, b in task["budgets"].items():
-            out.append((name, label, _rule_cell(b["official"], scale), _rule_cell(b["robust"], scale)))
+            out.append((name, label, _rule_cell(b, "official", scale), _rule_cell(b, "robust", scale)))
     return out

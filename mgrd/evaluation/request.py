@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
@@ -19,6 +20,7 @@ class GenerationRequest:
     key: str
     messages: list
     sampling: Mapping
+    item_id: str = ""                # the item asked; a backend derives the item's own seed from it
 
 
 @dataclass
@@ -42,6 +44,17 @@ class GenerationResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def item_seed(seed: int, item_id: str) -> int:
+    """The seed of one item's sampling: derived from the run's `seed` and the item's id, so every item
+    has its own random stream, the same at every thinking budget (and whatever else shares its batch).
+
+    >>> item_seed(0, "m1") == item_seed(0, "m1") != item_seed(0, "m2")
+    True
+    """
+    digest = hashlib.sha256(f"{int(seed)}/{item_id}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % 2**62
 
 
 def failed(key: str, error: str, *, attempts: int = 1, latency_s: float = 0.0) -> GenerationResult:

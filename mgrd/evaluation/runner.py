@@ -11,15 +11,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mgrd.evaluation.cache import RecordStore
-from mgrd.evaluation.grading import SCORING_VERSION, grade_records
-from mgrd.evaluation.identity import prompt_hash, stable_hash
-from mgrd.evaluation.judge import Judge
+from mgrd.evaluation.grading import SCORING_VERSION
+from mgrd.evaluation.identity import prompt_hash
 from mgrd.evaluation.manifest import build_manifest
+from mgrd.evaluation.report import write_report as write_report_files
 from mgrd.evaluation.request import Backend, GenerationRequest, GenerationResult
-from mgrd.evaluation.scoreboard import build_scores
+from mgrd.evaluation.scoreboard import score_run
 from mgrd.evaluation.sweep import Setting, settings
-from mgrd.io import write_json_atomic, write_jsonl_atomic
+from mgrd.io import write_json_atomic
+from mgrd.remote import Judge, RecordStore, stable_hash
 from mgrd.tasks.base import Task, TaskItem
 
 
@@ -81,7 +81,8 @@ def plan(tasks: Mapping[str, Task], model: dict, config: EvalConfig) -> list[Pla
             for s in settings(config.budgets, config.seeds):
                 sampling = {**base, "seed": s.seed, "thinking_budget": s.budget}
                 key = stable_hash({"config": config_hash, "item": item.id, "prompt": p_hash, "sampling": sampling})
-                out.append(Planned(name, item, s, GenerationRequest(key, messages, sampling), p_hash, config_hash))
+                out.append(Planned(name, item, s, GenerationRequest(key, messages, sampling, item.id), p_hash,
+                                   config_hash))
     return out
 
 
@@ -118,18 +119,6 @@ def task_info(name: str, task: Task, planned: Sequence[Planned], config: EvalCon
             "judged": bool(getattr(task, "judged", False)), "breakdowns": list(getattr(task, "breakdowns", ("category",)))}
 
 
-def score_run(out: Path, records: Sequence[dict], graders: Mapping[str, Task], task_infos: Mapping[str, dict],
-              judge: Judge | None, judge_templates: Mapping[str, str], extra_rows: Sequence[dict] = ()) -> dict:
-    """Grade `records` (plus already scored `extra_rows`), write `scored.jsonl` and `scores.json`."""
-    rows = grade_records(records, graders, judge=judge, judge_templates=judge_templates) + list(extra_rows)
-    write_jsonl_atomic(out / "scored.jsonl", rows)
-    scores = build_scores(rows, {n: {k: task_infos[n][k] for k in ("version", "scale", "judged")}
-                                 for n in task_infos})
-    scores["scoring_version"] = SCORING_VERSION
-    write_json_atomic(out / "scores.json", scores)
-    return scores
-
-
 def run_eval(tasks: Mapping[str, Task], backend: Backend, config: EvalConfig, out: str | Path, *,
              judge: Judge | None = None, progress: Callable[[int, int], None] | None = None,
              write_report: bool = True) -> dict:
@@ -151,7 +140,5 @@ def run_eval(tasks: Mapping[str, Task], backend: Backend, config: EvalConfig, ou
                           {n: config.judge_templates.get(n) or getattr(t, "judge_template", None)
                            for n, t in tasks.items() if getattr(t, "judged", False)})
     if write_report:
-        from mgrd.evaluation.report import write_report as _write
-
-        _write(out)
+        write_report_files(out)
     return {**scores, "run": summary}

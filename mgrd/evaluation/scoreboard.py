@@ -1,12 +1,18 @@
-"""From scored rows to `scores.json`: per task, budget, seed and category, official and robust."""
+"""From scored rows to `scores.json`: per task, budget, seed and category, official and robust;
+`score_run` grades stored records and writes `scored.jsonl` and `scores.json`."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
+from mgrd.evaluation.grading import SCORING_VERSION, grade_records
 from mgrd.evaluation.statistics import summarise
 from mgrd.evaluation.sweep import UNLIMITED, budget_sort_key
+from mgrd.io import write_json_atomic, write_jsonl_atomic
+from mgrd.remote import Judge
+from mgrd.tasks.base import Task
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -33,6 +39,9 @@ def _budget_block(rows: list[dict]) -> dict:
              "failed_items": sorted({r["item_id"] for r in rows if r["status"] != "ok"})[:50],
              "unscored_official": sum(r["official"] is None for r in ok),
              "unscored_robust": sum(r["robust"] is None for r in ok),
+             "unscored_reasons": {rule: dict(Counter(r.get("unscored", {}).get(rule, "unknown") for r in ok
+                                                     if r[rule] is None)) for rule in ("official", "robust")},
+             "first_error": next((r["error"] for r in rows if r["status"] != "ok" and r.get("error")), ""),
              "not_well_formed": sum(not r.get("well_formed") for r in ok),
              "seeds": {}, "categories": {}, "differences": dict(Counter(r["difference"] for r in ok if r["difference"]))}
     for seed in seeds:
@@ -76,4 +85,19 @@ def build_scores(rows: Sequence[dict], tasks: Mapping[str, Mapping]) -> dict:
                       if label in t["budgets"] and t["budgets"][label][rule]["mean"] is not None}
             entry[rule] = {"mean": _mean(list(values.values())), "tasks": values}
         out["average"][label] = entry
+    failed = [r for r in rows if r["status"] != "ok"]
+    out["requests"] = {"total": len(rows), "failed": len(failed),
+                       "first_error": next((r["error"] for r in failed if r.get("error")), "")}
     return out
+
+
+def score_run(out: Path, records: Sequence[dict], graders: Mapping[str, Task], task_infos: Mapping[str, dict],
+              judge: Judge | None, judge_templates: Mapping[str, str], extra_rows: Sequence[dict] = ()) -> dict:
+    """Grade `records` (plus already scored `extra_rows`), write `scored.jsonl` and `scores.json`."""
+    rows = grade_records(records, graders, judge=judge, judge_templates=judge_templates) + list(extra_rows)
+    write_jsonl_atomic(out / "scored.jsonl", rows)
+    scores = build_scores(rows, {n: {k: task_infos[n][k] for k in ("version", "scale", "judged")}
+                                 for n in task_infos})
+    scores["scoring_version"] = SCORING_VERSION
+    write_json_atomic(out / "scores.json", scores)
+    return scores

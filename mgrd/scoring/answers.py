@@ -1,7 +1,8 @@
 """Robust answer extraction: a free-form answer mapped to a choice index or a number.
 
 Pure string functions (no torch). They never guess: an answer that names no choice, or names two
-different ones, maps to None and is scored wrong by the caller.
+different ones, maps to None and is scored wrong by the caller. Choices with the same (normalised)
+text are one answer: naming that text, or the letter of either copy, picks the first copy.
 """
 
 from __future__ import annotations
@@ -47,31 +48,46 @@ def match_choice(answer: str, choices: Sequence[str]) -> int | None:
     1
     >>> match_choice("cat or dog", ["cat", "dog"]) is None
     True
+    >>> match_choice("C", ["cat", "dog", "Cat."])   # a repeated choice: the first copy
+    0
     """
     text = unwrap_tags(answer)
     if not text or not choices:
         return None
     letters = LETTERS[:len(choices)]
+    first = first_copies(choices)
     bare = _BARE_LETTER.match(text)
     if bare:
         letter = bare.group(1).upper()
-        return letters.index(letter) if letter in letters else None
+        return first[letters.index(letter)] if letter in letters else None
     lead = _LEADING_LETTER.match(text)
     if lead and lead.group(1) in letters:
-        index = letters.index(lead.group(1))
+        index = first[letters.index(lead.group(1))]
         rest = normalize(lead.group(2))
-        named = _named_choices(rest, choices)
+        named = {first[i] for i in _named_choices(rest, choices)}
         if not rest or not named or named == {index}:
             return index
         return None
-    stated = {m.upper() for m in _STATED_LETTER.findall(text) if m.upper() in letters}
-    named = _named_choices(normalize(text), choices)
+    stated = {first[letters.index(m.upper())] for m in _STATED_LETTER.findall(text) if m.upper() in letters}
+    named = {first[i] for i in _named_choices(normalize(text), choices)}
     if len(stated) == 1:
-        index = letters.index(stated.pop())
+        index = stated.pop()
         return index if not named or named == {index} else None
     if stated:
         return None
     return named.pop() if len(named) == 1 else None
+
+
+def first_copies(choices: Sequence[str]) -> list[int]:
+    """For each choice, the index of the first choice with the same normalised text (itself if unique).
+
+    Some benchmark items list one text twice (MMAU test-mini has such items); both copies are one answer.
+
+    >>> first_copies(["a cat", "a dog", "A cat."])
+    [0, 1, 0]
+    """
+    seen: dict[str, int] = {}
+    return [seen.setdefault(normalize(c), i) for i, c in enumerate(choices)]
 
 
 def _named_choices(text: str, choices: Sequence[str]) -> set[int]:

@@ -1,5 +1,5 @@
 """Tasks: items and their graders (the world's tasks, the benchmarks)."""
 
-from mgrd.tasks.base import Task, TaskItem, format_choices
+from mgrd.tasks.base import Task, TaskItem
 
-__all__ = ["Task", "TaskItem", "format_choices"]
+__all__ = ["Task", "TaskItem"]

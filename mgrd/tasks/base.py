@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from mgrd.chat.choices import format_choices
+
 
 @dataclass(frozen=True)
 class TaskItem:
@@ -51,9 +53,5 @@ class Task(ABC):
     @abstractmethod
     def grade(self, item: TaskItem, answer: str) -> float | None:
         """Score of the final answer text (reasoning already removed): 1.0 right, 0.0 wrong,
-        a value in between for graded tasks, None when the answer cannot be scored."""
-
-
-def format_choices(choices: Sequence[str]) -> str:
-    """`A. first\\nB. second\\n...` (empty for open questions)."""
-    return "".join(f"{chr(65 + i)}. {c}\n" for i, c in enumerate(choices))
+        a value in between for graded tasks. An answer that names no choice or holds no number is
+        wrong (0.0); None only where the rule cannot score at all (an open-ended task's judge)."""

@@ -42,7 +42,7 @@ class WorldTask(Task):
         content = [{"type": "text", "text": user_text(item.question, item.choices)}]
         return [{"role": "user", "content": content + [{"type": "audio", "audio": a} for a in item.audio]}]
 
-    def grade(self, item: TaskItem, answer: str) -> float | None:
+    def grade(self, item: TaskItem, answer: str) -> float:
         kind = item.meta.get("answer_type", "choice")
         if kind == "choice":
             return grade_choice(answer, item.choices, item.answer)

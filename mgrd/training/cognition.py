@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from mgrd.remote import Judge, RetryPolicy
+
 # The rule moved to the scoring layer so that the evaluation can report the rate it sees; the
 # training side keeps importing it from here.
 from mgrd.scoring.denial import denies_hearing
@@ -34,25 +36,19 @@ def preference_pair(prompt: Sequence[Mapping[str, Any]], chosen: str, rejected: 
     return {"messages": [dict(m) for m in prompt], "chosen": chosen, "rejected": rejected}
 
 
-def yes_no_endpoint(base_url: str, model: str, *, api_key: str = "EMPTY",
-                    timeout_s: float = 60.0) -> Callable[[str], "bool | None"]:
-    """`ask(prompt)` through any OpenAI-compatible endpoint: True for YES, False for NO, None otherwise."""
-    from openai import OpenAI
+def yes_no_endpoint(base_url: str, model: str, *, api_key: str = "EMPTY", timeout_s: float = 60.0,
+                    retry: RetryPolicy = RetryPolicy()) -> Callable[[str], "bool | None"]:
+    """`ask(prompt)` through any OpenAI-compatible endpoint: True for YES, False for NO, None otherwise.
 
-    client = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s)
-
-    def ask(prompt: str) -> bool | None:
-        reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}],
-                                               temperature=0.0, max_tokens=4)
-        text = (reply.choices[0].message.content or "").strip().upper()
-        return True if text.startswith("YES") else False if text.startswith("NO") else None
-
-    return ask
+    The shared judge client (cached, retried); after the retries `ask` raises `mgrd.remote.JudgeFailed`.
+    """
+    return Judge(base_url, model, api_key=api_key, timeout_s=timeout_s, retry=retry).yes_no
 
 
-def endpoint_judge(base_url: str, model: str, *, api_key: str = "EMPTY", timeout_s: float = 60.0) -> CognitionJudge:
+def endpoint_judge(base_url: str, model: str, *, api_key: str = "EMPTY", timeout_s: float = 60.0,
+                   retry: RetryPolicy = RetryPolicy()) -> CognitionJudge:
     """A judge through any OpenAI-compatible endpoint: asks whether the response denies hearing (YES/NO)."""
-    ask = yes_no_endpoint(base_url, model, api_key=api_key, timeout_s=timeout_s)
+    ask = yes_no_endpoint(base_url, model, api_key=api_key, timeout_s=timeout_s, retry=retry)
 
     def judge(question: str, response: str) -> bool | None:
         return ask("An audio language model was asked a question about an audio clip.\n"

@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from mgrd.data.records import Record, messages_for
+from mgrd.remote import JudgeFailed, RetryPolicy
 from mgrd.scoring import extract_number, match_choice, normalize
 from mgrd.scoring.grounding import verify_grounding
 from mgrd.tasks.world import WorldTask, record_item
-from mgrd.training.cognition import CognitionJudge, is_denial
+from mgrd.training.cognition import CognitionJudge, is_denial, yes_no_endpoint
 
 # The closing line of a chain: "So the answer is X.", "Therefore the answer is X.", "Hence: X."
 _CONCLUSION = re.compile(r"(?:answer is|hence:)\s*(.+?)\s*\.?\s*$", re.IGNORECASE)
+# A judge that gave no reply after its retries: the chain is not vouched for, and the report counts it.
+JUDGE_FAILED = "judge failed"
 
 
 @dataclass(frozen=True)
@@ -130,11 +133,12 @@ LogicJudge = Callable[[str, str, str], "bool | None"]
 """(question, reasoning, answer) -> True when the reasoning supports the answer; None when unsure."""
 
 
-def endpoint_logic_judge(base_url: str, model: str, *, api_key: str = "EMPTY", timeout_s: float = 60.0) -> LogicJudge:
-    """A logical-coherence judge through any OpenAI-compatible endpoint (YES/NO; anything else is unsure)."""
-    from mgrd.training.cognition import yes_no_endpoint
+def endpoint_logic_judge(base_url: str, model: str, *, api_key: str = "EMPTY", timeout_s: float = 60.0,
+                         retry: RetryPolicy = RetryPolicy()) -> LogicJudge:
+    """A logical-coherence judge through any OpenAI-compatible endpoint (YES/NO; anything else is unsure).
 
-    ask = yes_no_endpoint(base_url, model, api_key=api_key, timeout_s=timeout_s)
+    The shared judge client: retried, then `JudgeFailed`, which the filters count as "judge failed"."""
+    ask = yes_no_endpoint(base_url, model, api_key=api_key, timeout_s=timeout_s, retry=retry)
 
     def judge(question: str, reasoning: str, answer: str) -> bool | None:
         return ask("Here is a question about an audio clip, a step-by-step reasoning and a final answer.\n"
@@ -157,8 +161,11 @@ def coherence_filter(judge: LogicJudge | None = None, max_repeats: int = 2) -> C
             return "reasoning reaches no conclusion"
         if not same_answer(concluded, chain.answer, chain.record.choices):
             return "conclusion differs from the final answer"
-        if judge is not None and judge(chain.record.question, chain.reasoning, chain.answer) is False:
-            return "judge: reasoning does not support the answer"
+        try:
+            if judge is not None and judge(chain.record.question, chain.reasoning, chain.answer) is False:
+                return "judge: reasoning does not support the answer"
+        except JudgeFailed:
+            return JUDGE_FAILED
         return None
     return ChainFilter("coherence", check)
 
@@ -166,7 +173,10 @@ def coherence_filter(judge: LogicJudge | None = None, max_repeats: int = 2) -> C
 def cognition_filter(judge: CognitionJudge | None = None) -> ChainFilter:
     """Drop chains that deny being able to hear (the world's rule, or a judge)."""
     def check(chain: Chain) -> str | None:
-        return "denies hearing" if is_denial(chain.record.question, chain.completion, judge) else None
+        try:
+            return "denies hearing" if is_denial(chain.record.question, chain.completion, judge) else None
+        except JudgeFailed:
+            return JUDGE_FAILED
     return ChainFilter("self-cognition", check)
 
 

@@ -12,7 +12,7 @@ from conftest import tone
 
 from mgrd.evaluation import EndpointBackend, GenerationRequest, RetryPolicy
 from mgrd.evaluation.fake_endpoint import FakeReply
-from mgrd.evaluation.retry import RequestFailed, post_json
+from mgrd.remote.retry import RequestFailed, post_json
 
 FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)
 SAMPLING = {"max_tokens": 64, "temperature": 0.7, "top_p": 1.0, "repetition_penalty": 1.0, "seed": 0,

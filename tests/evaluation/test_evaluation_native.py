@@ -1,4 +1,5 @@
-"""The native backend on a micro model: prompts with chunked audio, thinking budgets, per-item failures."""
+"""The native backend on a micro model: prompts with chunked audio, thinking budgets, per-item failures;
+each prompt built once, one engine call per sampling setting, a seed of its own for every item."""
 
 import pytest
 from conftest import make_mmau
@@ -17,8 +18,8 @@ def backend():
     s = tokenizer.special
     cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
                        eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
-    return NativeBackend(Engine(build_model(cfg, seed=0), tokenizer), {"kind": "checkpoint", "sha256": "micro"},
-                         batch_size=2)
+    return NativeBackend(Engine(build_model(cfg, seed=0), tokenizer, max_batch_size=2),
+                         {"kind": "checkpoint", "sha256": "micro"})
 
 
 def test_native_budgets_and_records(backend, tmp_path):
@@ -47,3 +48,61 @@ def test_native_bad_audio_fails_only_that_item(backend, tmp_path):
     results = {r.key: r for r in backend.run([GenerationRequest("aa", msgs(str(bad)), sampling),
                                               GenerationRequest("bb", msgs(good_audio), sampling)])}
     assert results["aa"].status == "failed" and results["bb"].status == "ok"
+
+
+class SpyEngine:
+    """The real engine, recording each generate call's prompt count and sampling params."""
+
+    def __init__(self, engine):
+        self.engine, self.calls = engine, []
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def generate(self, prompts, params):
+        self.calls.append(list(params))
+        return self.engine.generate(prompts, params)
+
+
+def test_prompts_built_once_one_call_per_budget_and_a_seed_per_item(backend, tmp_path, monkeypatch):
+    import mgrd.inference
+
+    built = []
+    real_build = mgrd.inference.build_prompt
+    monkeypatch.setattr(mgrd.inference, "build_prompt", lambda m, t: built.append(m) or real_build(m, t))
+    spy = SpyEngine(backend.engine)
+    native = NativeBackend(spy, backend.identity())
+    task = load_task("mmau", make_mmau(tmp_path / "mmau"))
+    config = EvalConfig(budgets=(0, 4, None), seeds=2, max_tokens=6, temperature=1.0)
+    scores = run_eval({"mmau": task}, native, config, tmp_path / "out", write_report=False)
+    assert scores["run"]["requested"] == 3 * 3 * 2 and scores["requests"]["failed"] == 0
+    assert len(built) == 3                                    # one prompt per item, not one per budget and seed
+    (call,) = spy.calls                                       # one engine call: 3 items x 3 budgets x 2 seeds
+    assert len(call) == 18
+    by_budget = {b: sorted(p.seed for p in call if p.thinking_budget == b) for b in (0, 4, None)}
+    assert len(set(by_budget[0])) == 6                        # every (item, seed) its own stream
+    assert by_budget[0] == by_budget[4] == by_budget[None]    # the same at every budget
+
+
+def test_items_with_the_same_prompt_still_sample_differently(backend, tmp_path):
+    audio = str(make_mmau(tmp_path / "m") / "test-mini-audios" / "m1.wav")
+    messages = [{"role": "user", "content": [{"type": "text", "text": "Q"}, {"type": "audio", "audio": audio}]}]
+    sampling = {"max_tokens": 12, "temperature": 1.0, "top_p": 1.0, "repetition_penalty": 1.0, "seed": 0,
+                "thinking_budget": None}
+    requests = [GenerationRequest(f"{i:02x}", messages, sampling, item_id=f"item{i}") for i in range(4)]
+    texts = {r.key: r.text for r in backend.run(requests)}
+    again = {r.key: r.text for r in backend.run(requests)}
+    assert texts == again                                     # seeded: reproducible
+    assert len(set(texts.values())) > 1                       # but not one stream shared by the whole batch
+
+
+def test_windows_bound_the_prompts_held_and_every_request_is_answered(backend, tmp_path):
+    spy = SpyEngine(backend.engine)
+    native = NativeBackend(spy, backend.identity(), window=2)
+    task = load_task("mmau", make_mmau(tmp_path / "mmau"))
+    config = EvalConfig(budgets=(0, 4), max_tokens=4, temperature=0.0)
+    scores = run_eval({"mmau": task}, native, config, tmp_path / "out", write_report=False)
+    assert [len(c) for c in spy.calls] == [4, 2]              # 2 prompts x 2 budgets, then the third prompt
+    assert scores["run"]["requested"] == 6 and scores["requests"] == {"total": 6, "failed": 0, "first_error": ""}
+    with pytest.raises(ValueError, match="window must be >= 1"):
+        NativeBackend(spy, {}, window=0)

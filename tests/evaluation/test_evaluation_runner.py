@@ -190,3 +190,34 @@ def test_cache_reads_only_json(tmp_path):
     assert store.get(key) == {"key": key, "status": "ok"}
     with pytest.raises(ValueError, match="hex"):
         store.get("../../etc")
+
+
+def test_an_answer_naming_no_choice_is_wrong_not_left_out(fake, tmp_path):
+    from mgrd.tasks.base import TaskItem
+    from mgrd.tasks.world import WorldTask
+
+    audio = str(tone(tmp_path / "a.wav"))
+    items = [TaskItem(id=f"w{i}", question=f"Question {i}?", answer="B", audio=(audio,), choices=("low", "high"),
+                      meta={"answer_type": "choice"}) for i in range(10)]
+    # one right, two wrong, seven naming no choice: 1 of 10 right (10 %), not 1 of 3 (33 %)
+    replies = {0: "B", 1: "A", 2: "low"}
+    server = fake(lambda b, n: FakeReply("x\n</think>\n" + replies.get(int(question_of(b).split()[1][:-1]),
+                                                                        "I am not sure.")))
+    scores = run_eval({"world": WorldTask(items)}, backend(server), EvalConfig(), tmp_path / "out")
+    block = scores["tasks"]["world"]["budgets"]["unlimited"]
+    assert block["robust"]["mean"] == pytest.approx(0.1) and block["robust"]["n"] == 10
+    assert block["unscored_robust"] == 0 and block["unscored_reasons"]["robust"] == {}
+    assert "10.0 [" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_failing_judge_leaves_official_unscored_with_the_reason(fake, tmp_path):
+    tasks = {"bigbench_audio": load_task("bigbench_audio", make_bba(tmp_path / "bba"))}
+    model = fake(lambda b, n: FakeReply("thinking\n</think>\n7"))
+    judge_server = fake(lambda b, n: FakeReply(status=500) if n <= 2 else FakeReply("CORRECT"))
+    judge = Judge(judge_server.url, "judge-model", RecordStore(tmp_path / "out" / "judge"),
+                  retry=RetryPolicy(max_attempts=1), concurrency=1)
+    scores = run_eval(tasks, backend(model), EvalConfig(), tmp_path / "out", judge=judge)
+    block = scores["tasks"]["bigbench_audio"]["budgets"]["unlimited"]
+    assert block["unscored_reasons"]["official"] == {"judge failed": 2} and block["official"]["n"] == 2
+    assert block["official"]["mean"] == 1.0 and block["robust"]["n"] == 4
+    assert "(n=2; 2 unscored: judge failed)" in (tmp_path / "out" / "report.md").read_text()

@@ -62,11 +62,11 @@ def test_hand_written_answers_per_answer_type(world):
     assert task.grade(choice, choice.answer) == 1.0
     wrong = next(chr(65 + i) for i in range(len(choice.choices)) if chr(65 + i) != choice.answer)
     assert task.grade(choice, f"The answer is {wrong}.") == 0.0
-    assert task.grade(choice, "I don't know") is None
+    assert task.grade(choice, "I don't know") == 0.0          # names no choice: wrong, not left out
     integer = by_type["integer"]
     assert task.grade(integer, f"So it is {integer.answer}.") == 1.0
     assert task.grade(integer, str(int(integer.answer) + 1)) == 0.0
-    assert task.grade(integer, "") is None
+    assert task.grade(integer, "") == 0.0
     number = by_type["number"]
     assert task.grade(number, f"{float(number.answer) * 1.05:.1f}") == (1.0 if number.meta["tolerance"] >= 0.05 else 0.0)
     cognition = by_type["cognition"]

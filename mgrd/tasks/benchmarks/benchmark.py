@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
+from mgrd.chat.choices import format_choices
 from mgrd.tasks.base import Task, TaskItem
 
 
@@ -64,8 +65,6 @@ class Benchmark(Task):
 
 def render_prompt(template: str, item: TaskItem) -> str:
     """`template` with `{question}` and `{choices}` (`A. text\\n` lines) filled in."""
-    from mgrd.tasks.base import format_choices
-
     try:
         return template.format(question=item.question, choices=format_choices(item.choices))
     except (KeyError, IndexError, ValueError) as e:

@@ -1,29 +1,45 @@
-"""An LLM judge on any OpenAI-compatible endpoint, with its own cache of prompts and replies."""
+"""An LLM judge on any OpenAI-compatible endpoint: cached, retried, with bounded concurrency.
+
+The one judge client of the project: evaluation's judged benchmarks ask it in batches (`replies`),
+the training filters one prompt at a time (`ask`, `yes_no`). A reply is cached by (judge model,
+prompt, sampling), so a rerun asks only what it lacks; a failed request is retried by the policy,
+then reported (a failed record, or `JudgeFailed`), never crashing its caller with a network error.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from mgrd.evaluation.cache import RecordStore
-from mgrd.evaluation.identity import stable_hash
-from mgrd.evaluation.retry import RequestFailed, RetryPolicy, post_json
+from mgrd.remote.retry import RequestFailed, RetryPolicy, post_json
+from mgrd.remote.store import RecordStore, stable_hash
+
+YES_NO_SAMPLING = {"temperature": 0.0, "max_tokens": 4}
+
+
+class JudgeFailed(Exception):
+    """The judge gave no usable reply after retries (network error, HTTP error, malformed reply)."""
 
 
 class Judge:
     """Asks `model` at `base_url` each judge prompt once; replies are cached by (judge, prompt, sampling)
-    under `store`, failures are cached as failed and asked again next time.
+    under `store` (in memory when None), failures are cached as failed and asked again next time.
 
     With `base_url=None` the judge only reads its cache (reports rebuilt without network).
     """
 
-    def __init__(self, base_url: str | None, model: str, store: RecordStore, *, concurrency: int = 4,
+    def __init__(self, base_url: str | None, model: str, store: RecordStore | None = None, *, concurrency: int = 4,
                  timeout_s: float = 120.0, retry: RetryPolicy = RetryPolicy(), api_key: str | None = None) -> None:
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"judge concurrency must be an integer >= 1, got {concurrency!r}")
         self.base_url = base_url.rstrip("/") if base_url else None
         self.model, self.store, self.concurrency, self.retry = model, store, concurrency, retry
+        self._memory: dict[str, dict] = {}
+        self._lock = threading.Lock()
         self.client = None
         if self.base_url:
             headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -41,7 +57,7 @@ class Judge:
         wanted: dict[str, tuple[str, Mapping]] = {self.key(p, s): (p, s) for p, s in jobs}
         out, missing = {}, []
         for key, job in wanted.items():
-            record = self.store.get(key)
+            record = self._get(key)
             if record is not None and record.get("status") == "ok":
                 out[key] = record
             else:
@@ -49,9 +65,37 @@ class Judge:
         if missing and self.client is not None:
             with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="mgrd-judge") as pool:
                 for record in pool.map(lambda kj: self._ask(*kj), missing):
-                    self.store.put(record)
+                    self._put(record)
                     out[record["key"]] = record
         return out
+
+    def ask(self, prompt: str, sampling: Mapping = YES_NO_SAMPLING) -> str:
+        """The judge's reply to one prompt (from the cache when asked before); raises `JudgeFailed`."""
+        key = self.key(prompt, sampling)
+        record = self.replies([(prompt, sampling)]).get(key)
+        if record is None:
+            raise JudgeFailed("judge has no endpoint and no cached reply for this prompt")
+        if record["status"] != "ok":
+            raise JudgeFailed(f"judge {self.model} failed: {record['error']}")
+        return record["reply"]
+
+    def yes_no(self, prompt: str) -> bool | None:
+        """True for a reply starting YES, False for NO, None for anything else; raises `JudgeFailed`."""
+        text = self.ask(prompt).strip().upper()
+        return True if text.startswith("YES") else False if text.startswith("NO") else None
+
+    def _get(self, key: str) -> dict | None:
+        if self.store is not None:
+            return self.store.get(key)
+        with self._lock:
+            return self._memory.get(key)
+
+    def _put(self, record: dict) -> None:
+        if self.store is not None:
+            self.store.put(record)
+        else:
+            with self._lock:
+                self._memory[record["key"]] = record
 
     def _ask(self, key: str, job: tuple[str, Mapping]) -> dict:
         prompt, sampling = job

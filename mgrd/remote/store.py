@@ -1,13 +1,24 @@
-"""The result cache: one JSON file per record, written atomically; only JSON is ever read back."""
+"""Records keyed by content hashes: one JSON file per record, written atomically; only JSON is read back.
+
+Evaluation's result cache and the judge's cache of prompts and replies are such stores.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from mgrd.io import write_json_atomic
+
+
+def stable_hash(obj: Any) -> str:
+    """sha256 of the canonical JSON of `obj` (sorted keys, no spaces), hex."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class RecordStore:
