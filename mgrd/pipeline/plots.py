@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from itertools import pairwise
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def _errorbar(ax, xs: Sequence[float], points: Sequence[Point], *, scale: float 
         return
     # A line joins the points only when no budget between them went unmeasured.
     xs = [x for x, _, _ in shown]
-    style.setdefault("linestyle", "-" if all(b - a <= 1 + 1e-9 for a, b in zip(xs, xs[1:])) else "none")
+    style.setdefault("linestyle", "-" if all(b - a <= 1 + 1e-9 for a, b in pairwise(xs)) else "none")
     low = [max(0.0, v - ci[0]) * scale if ci else 0.0 for _, v, ci in shown]
     high = [max(0.0, ci[1] - v) * scale if ci else 0.0 for _, v, ci in shown]
     ax.errorbar([x for x, _, _ in shown], [v * scale for _, v, _ in shown], yerr=[low, high], capsize=3, **style)

@@ -55,7 +55,7 @@ def _per_item(e: Mapping, label: str) -> tuple[list, list] | None:
 def _think_label(e: Mapping) -> str:
     if isinstance(e.get("think_budget"), str):
         return e["think_budget"]
-    labels = list((e.get("budgets") or {}))
+    labels = list(e.get("budgets") or {})
     finite = [int(x) for x in labels if str(x).isdigit()]
     return UNLIMITED if UNLIMITED in labels or not finite else str(max(finite))
 

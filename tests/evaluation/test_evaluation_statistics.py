@@ -6,8 +6,15 @@ from pathlib import Path
 import pytest
 
 from mgrd.evaluation.grounding import grounding_score
-from mgrd.evaluation.statistics import (interval_verdict, mean_ci, paired_difference, paired_sample_size, summarise,
-                                        t_quantile_975, wilson_interval)
+from mgrd.evaluation.statistics import (
+    interval_verdict,
+    mean_ci,
+    paired_difference,
+    paired_sample_size,
+    summarise,
+    t_quantile_975,
+    wilson_interval,
+)
 from mgrd.evaluation.sweep import Setting, parse_budgets, settings
 
 

@@ -49,7 +49,7 @@ def _seeds(out):
 def test_per_item_scores_and_seeds(world, backend, tmp_path):
     items, probes = eval_sets(list(read_split(world, "heldout")), items=4, probes=2)
     assert len(items) == 4 and len(probes) == 2
-    kwargs = dict(budgets=[0, 4, None], max_tokens=6, temperature=0.7, seed=3)
+    kwargs = {"budgets": [0, 4, None], "max_tokens": 6, "temperature": 0.7, "seed": 3}
     result = evaluate(backend, items, probes, world, tmp_path / "a", **kwargs)
 
     per_item = result["per_item"]
