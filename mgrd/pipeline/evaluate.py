@@ -129,9 +129,9 @@ def _interval(values: Sequence[float | None]) -> list[float] | None:
 
 
 def _t_interval(values: Sequence[float | None]) -> list[float] | None:
-    """The t interval of a graded mean (grounding scores lie in [0, 1] but are not 0/1)."""
+    """The t interval of a mean of graded scores in [0, 1] (grounding), clipped to [0, 1]."""
     ci = mean_ci([v for v in values if v is not None])
-    return None if ci is None else [ci[1], ci[2]]
+    return None if ci is None else [max(0.0, ci[1]), min(1.0, ci[2])]
 
 
 def _families(items: Sequence[Record], scores: dict[str, list], think: str) -> dict:
@@ -146,10 +146,12 @@ def _families(items: Sequence[Record], scores: dict[str, list], think: str) -> d
     return out
 
 
-def _categories(scores_json: dict, task: str, label: str) -> dict:
-    block = scores_json["tasks"][task]["budgets"].get(label, {})
-    return {value: {"accuracy": g["official"], "n": g["n"]}
-            for value, g in block.get("categories", {}).get("category", {}).items()}
+def _categories(items: Sequence[Record], scores: Sequence[float | None]) -> dict:
+    """Accuracy per category (family/kind, the world task's category) from the per-item scores."""
+    groups: dict[str, list[float | None]] = defaultdict(list)
+    for r, score in zip(items, scores):
+        groups[f"{r.family}/{r.kind}"].append(score)
+    return {c: {"accuracy": _mean(v), "n": len(v)} for c, v in sorted(groups.items())}
 
 
 def _example(record: Record, row: dict, score: float | None) -> dict:
@@ -189,9 +191,8 @@ def evaluate(backend: Backend, items: Sequence[Record], probes: Sequence[Record]
               "budgets_ci95": {label: _interval(v) for label, v in scores.items()},
               "failed": {label: sum(v is None for v in values) for label, values in scores.items()},
               "per_family": _families(items, scores, think),
-              "per_category": {"think": _categories(scores_json, task.name, think),
-                               "no_think": _categories(scores_json, task.name, "0") if "0" in scores else {}}
-              if items else {},
+              "per_category": {"think": _categories(items, scores[think]),
+                               "no_think": _categories(items, scores["0"]) if "0" in scores else {}},
               "reasoning_tokens": _mean(tokens), "grounding": _mean(grounding),
               "grounding_ci95": _t_interval(grounding),
               "items": len(items), "examples": shown[:examples],

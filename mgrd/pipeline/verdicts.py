@@ -97,7 +97,8 @@ def claims(summary: Mapping[str, Any]) -> list[dict]:
         out.append(_budget_claim("think > no-think", stage, e, _think_label(e), "0", note))
     if evals:
         last, e = list(evals.items())[-1]
-        out.append(_budget_claim("accuracy rises with thinking budget", last, e, UNLIMITED, "0"))
+        same = "the same comparison as think > no-think here" if _think_label(e) == UNLIMITED else ""
+        out.append(_budget_claim("accuracy rises with thinking budget", last, e, UNLIMITED, "0", same))
         out.append(_stage_claim("grounding rises over MGRD", ">", "grounding", evals, "per_item", "grounding"))
         out.append(_stage_claim("self-cognition error falls", "<", "self-cognition error", evals, "per_probe",
                                 "denied"))

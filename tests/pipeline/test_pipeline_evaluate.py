@@ -65,6 +65,9 @@ def test_per_item_scores_and_seeds(world, backend, tmp_path):
     assert result["per_probe"]["ids"] == [r.id for r in probes] and len(result["per_probe"]["denied"]) == 2
     assert result["items"] == 4 and result["probes"] == 2
     assert sum(f["items"] for f in result["per_family"].values()) == 4
+    assert sum(c["n"] for c in result["per_category"]["think"].values()) == 4
+    low, high = result["grounding_ci95"]
+    assert 0.0 <= low <= result["grounding"] <= high <= 1.0
 
     seeds = _seeds(tmp_path / "a" / "items")
     assert len(seeds) == 12
