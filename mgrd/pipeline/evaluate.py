@@ -154,6 +154,14 @@ def _categories(items: Sequence[Record], scores: Sequence[float | None]) -> dict
     return {c: {"accuracy": _mean(v), "n": len(v)} for c, v in sorted(groups.items())}
 
 
+def _grounding(record: Record, row: dict | None) -> float | None:
+    """The verifier's score of the item's reasoning against its facts; 0 for an empty chain, None if failed."""
+    if row is None or row["status"] != "ok":
+        return None
+    chain = row["reasoning"].strip()
+    return verify_grounding(chain, [f.__dict__ for f in record.facts]).score if chain else 0.0
+
+
 def _example(record: Record, row: dict, score: float | None) -> dict:
     return {"id": record.id, "family": record.family, "question": record.question, "answer": record.answer,
             "reasoning": row["reasoning"].strip(), "prediction": row["answer"], "correct": bool((score or 0) >= 1.0)}
@@ -180,9 +188,7 @@ def evaluate(backend: Backend, items: Sequence[Record], probes: Sequence[Record]
     ids = [r.id for r in items]
     scores = {label: [_score(rows.get((i, label))) for i in ids] for label in labels}
     think_rows = [rows.get((i, think)) for i in ids]
-    grounding = [None if row is None or row["status"] != "ok" else
-                 verify_grounding(row["reasoning"].strip(), [f.__dict__ for f in r.facts]).score
-                 if row["reasoning"].strip() else 0.0 for r, row in zip(items, think_rows)]
+    grounding = [_grounding(r, row) for r, row in zip(items, think_rows)]
     tokens = [row["reasoning_tokens"] for row in think_rows if row and row["status"] == "ok"]
     shown = [_example(r, row, s) for r, row, s in zip(items, think_rows, scores[think]) if row and row["status"] == "ok"]
     result = {"accuracy": {"think": _mean(scores[think]), "no_think": _mean(scores["0"]) if "0" in scores else None},
