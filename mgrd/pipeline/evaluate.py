@@ -1,16 +1,25 @@
-"""Evaluation inside the pipeline: held-out world items at several thinking budgets, grounding, self-cognition.
+"""The pipeline's held-out evaluation through `mgrd.evaluation`, and the engine helpers its sampling stages share.
 
-Greedy decoding with the native engine; one batch of prompts per budget. Budget 0 is `--no-think`
-(the prompt holds the closed reasoning block), None is unlimited reasoning.
+`evaluate` turns held-out world records into a world task, runs it with `mgrd.evaluation.run_eval`
+(cache, resume, scoring, per-category breakdown) on a backend whose requests carry per-item seeds,
+and reads the stored records back into the summary schema of docs/pipeline.md: per-budget accuracy
+with intervals, and per-item scores, grounding and self-cognition outcomes in a fixed item order, so
+that every claim can be paired by item. Budget 0 is `--no-think`, None is unlimited reasoning.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from mgrd.data.records import Record
+from mgrd.evaluation import EvalConfig, NativeBackend, RecordStore, run_eval
+from mgrd.evaluation.item_seeds import SEED_RULE, ItemSeeded
+from mgrd.evaluation.request import Backend
+from mgrd.evaluation.statistics import mean_ci, summarise, wilson_interval
 from mgrd.pipeline.data import absolute
 from mgrd.scoring.grounding import verify_grounding
 from mgrd.tasks.world import WorldTask, record_item
@@ -43,7 +52,10 @@ def build_prompts(engine, records: Sequence[Record], root: str | os.PathLike) ->
 
 def generate(engine, records: Sequence[Record], root: str | os.PathLike, *, budget: int | None, max_tokens: int,
              temperature: float = 0.0, n: int = 1, seed: int = 0, prompts: Sequence | None = None) -> list[list]:
-    """Completions of each record's user turn (`n` each) at a thinking budget; `prompts` reuses built ones."""
+    """Completions of each record's user turn (`n` each) at a thinking budget; `prompts` reuses built ones.
+
+    Used by the stages that sample from a fixed policy (self-distillation, the cognition stage).
+    """
     from mgrd.inference import SamplingParams
 
     prompts = build_prompts(engine, records, root) if prompts is None else prompts
@@ -52,67 +64,9 @@ def generate(engine, records: Sequence[Record], root: str | os.PathLike, *, budg
     return engine.generate(prompts, params)
 
 
-def evaluate(engine, items: Sequence[Record], probes: Sequence[Record], root: str | os.PathLike, *,
-             budgets: Sequence[int | None], max_tokens: int, temperature: float = 0.0, seed: int = 0,
-             examples: int = 3, on_progress: Callable[[str], None] | None = None) -> dict:
-    """Accuracy by budget and family, reasoning length, grounding and self-cognition error (summary schema).
-
-    With temperature > 0 every item has its own seed, the same at every budget and every stage.
-    """
-    task = WorldTask([])
-    tok = engine.tokenizer
-    by_budget: dict[str, float] = {}
-    family_scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    reasoning_tokens: list[int] = []
-    grounding: list[float] = []
-    shown: list[dict] = []
-    think_budget = None if None in budgets else max(b for b in budgets if b is not None)
-    prompts = build_prompts(engine, items, root)            # decoded once, sampled at every budget
-    graded = [record_item(r, root) for r in items]
-    for budget in budgets:
-        if on_progress:
-            on_progress(f"budget {budget_key(budget)}")
-        gens = generate(engine, items, root, budget=budget, max_tokens=max_tokens, temperature=temperature,
-                        seed=seed, prompts=prompts)
-        scores = []
-        for record, item, (g,) in zip(items, graded, gens):
-            score = task.grade(item, g.answer) or 0.0
-            scores.append(score)
-            if budget == 0 or budget == think_budget:
-                family_scores[record.family]["no_think" if budget == 0 else "think"].append(score)
-            if budget == think_budget:
-                reasoning = g.reasoning.strip()
-                reasoning_tokens.append(len(tok.encode(reasoning)) if reasoning else 0)
-                facts = [f.__dict__ for f in record.facts]
-                grounding.append(verify_grounding(reasoning, facts).score if reasoning else 0.0)
-                if len(shown) < examples:
-                    shown.append({"id": record.id, "family": record.family, "question": record.question,
-                                  "answer": record.answer, "reasoning": reasoning, "prediction": g.answer,
-                                  "correct": bool(score >= 1.0)})
-        by_budget[budget_key(budget)] = _mean(scores)
-    result = {"accuracy": {"think": by_budget.get(budget_key(think_budget)), "no_think": by_budget.get("0")},
-              "budgets": by_budget,
-              "per_family": {f: {k: _mean(v) for k, v in d.items()} | {"items": len(d.get("think") or
-                                                                                    d.get("no_think") or [])}
-                             for f, d in sorted(family_scores.items())},
-              "reasoning_tokens": _mean(reasoning_tokens), "grounding": _mean(grounding),
-              "items": len(items), "examples": shown}
-    result.update(self_cognition(engine, probes, root, max_tokens=max_tokens, temperature=temperature, seed=seed))
-    return result
-
-
-def self_cognition(engine, probes: Sequence[Record], root: str | os.PathLike, *, max_tokens: int,
-                   temperature: float = 0.0, seed: int = 0) -> dict:
-    """Share of cognition probes whose response (reasoning or answer) denies being able to hear."""
-    if not probes:
-        return {"self_cognition_error": None, "probes": 0}
-    gens = generate(engine, probes, root, budget=None, max_tokens=max_tokens, temperature=temperature, seed=seed)
-    denials = sum(denies_hearing(g.text) for (g,) in gens)
-    return {"self_cognition_error": denials / len(probes), "probes": len(probes)}
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+def native_backend(model_dir: str | os.PathLike, *, batch_size: int = 32) -> NativeBackend:
+    """The evaluation's native backend on the checkpoint in `model_dir`."""
+    return NativeBackend.from_checkpoint(model_dir, batch_size=batch_size)
 
 
 def eval_sets(records: Sequence[Record], *, items: int, probes: int) -> tuple[list[Record], list[Record]]:
@@ -124,4 +78,156 @@ def eval_sets(records: Sequence[Record], *, items: int, probes: int) -> tuple[li
             [r for r in records if is_probe(r) or is_bait(r)][:probes])
 
 
-__all__ = ["budget_key", "build_prompts", "eval_sets", "evaluate", "generate", "load_engine", "self_cognition"]
+def self_cognition_errors(probes: Sequence[Record], responses: Sequence[str | None]) -> list[int | None]:
+    """Per probe: 1 when the response denies being able to hear, 0 when not, None when none came back.
+
+    The one place the self-cognition grader is called: swap the rule here for another grader.
+    """
+    return [None if text is None else int(denies_hearing(text)) for _, text in zip(probes, responses)]
+
+
+def _run(task: WorldTask, backend: Backend, budgets: Sequence[int | None], out: Path, *, max_tokens: int,
+         temperature: float, on_progress: Callable[[str], None] | None) -> tuple[dict, dict[tuple[str, str], dict]]:
+    """run_eval on `task`; (scores.json, {(item id, budget label): {row of scored.jsonl, text, reasoning}})."""
+    config = EvalConfig(budgets=tuple(budgets), seeds=1, max_tokens=max_tokens, temperature=temperature, top_p=1.0)
+    step = max(1, len(task.items()) * len(budgets) // 4)
+
+    def progress(done: int, total: int) -> None:
+        if on_progress and (done % step == 0 or done == total):
+            on_progress(f"{task.name}: {done}/{total} requests")
+
+    scores = run_eval({task.name: task}, backend, config, out, progress=progress, write_report=False)
+    from mgrd.evaluation.report import write_report
+
+    write_report(out, plots=False)   # the evaluation's own tables; the pipeline report draws the figures
+    store = RecordStore(out / "cache")
+    rows = {}
+    for line in (out / "scored.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        record = store.get(row["key"]) or {}
+        rows[(row["item_id"], budget_key(row["budget"]))] = {**row, "text": record.get("text", ""),
+                                                             "reasoning": record.get("reasoning", ""),
+                                                             "answer": record.get("answer", "")}
+    return scores, rows
+
+
+def _score(row: dict | None) -> float | None:
+    """An item's score: a failed request (or none) is missing; an answer that matches nothing is wrong."""
+    if row is None or row["status"] != "ok":
+        return None
+    return float(row["official"] or 0.0)
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def _interval(values: Sequence[float | None]) -> list[float] | None:
+    known = [v for v in values if v is not None]
+    return summarise([_mean(known)], known)["ci95"] if known else None
+
+
+def _t_interval(values: Sequence[float | None]) -> list[float] | None:
+    """The t interval of a mean of graded scores in [0, 1] (grounding), clipped to [0, 1]."""
+    ci = mean_ci([v for v in values if v is not None])
+    return None if ci is None else [max(0.0, ci[1]), min(1.0, ci[2])]
+
+
+def _families(items: Sequence[Record], scores: dict[str, list], think: str) -> dict:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(items):
+        groups[r.family].append(i)
+    out = {}
+    for family, index in sorted(groups.items()):
+        entry = {"think": _mean([scores[think][i] for i in index]) if think in scores else None,
+                 "no_think": _mean([scores["0"][i] for i in index]) if "0" in scores else None}
+        out[family] = {k: v for k, v in entry.items() if v is not None} | {"items": len(index)}
+    return out
+
+
+def _categories(items: Sequence[Record], scores: Sequence[float | None]) -> dict:
+    """Accuracy per category (family/kind, the world task's category) from the per-item scores."""
+    groups: dict[str, list[float | None]] = defaultdict(list)
+    for r, score in zip(items, scores):
+        groups[f"{r.family}/{r.kind}"].append(score)
+    return {c: {"accuracy": _mean(v), "n": len(v)} for c, v in sorted(groups.items())}
+
+
+def _grounding(record: Record, row: dict | None) -> float | None:
+    """The verifier's score of the item's reasoning against its facts; 0 for an empty chain, None if failed."""
+    if row is None or row["status"] != "ok":
+        return None
+    chain = row["reasoning"].strip()
+    return verify_grounding(chain, [f.__dict__ for f in record.facts]).score if chain else 0.0
+
+
+def _example(record: Record, row: dict, score: float | None) -> dict:
+    return {"id": record.id, "family": record.family, "question": record.question, "answer": record.answer,
+            "reasoning": row["reasoning"].strip(), "prediction": row["answer"], "correct": bool((score or 0) >= 1.0)}
+
+
+def evaluate(backend: Backend, items: Sequence[Record], probes: Sequence[Record], root: str | os.PathLike,
+             out: str | os.PathLike, *, budgets: Sequence[int | None], max_tokens: int, temperature: float = 0.0,
+             seed: int = 0, examples: int = 3, on_progress: Callable[[str], None] | None = None) -> dict:
+    """Accuracy by budget and family, reasoning length, grounding and self-cognition error, per item and
+    in aggregate (the `evals.<stage>` schema of docs/pipeline.md); evaluation files go under `out`.
+
+    Each item is sampled with its own seed (derived from `seed` and the item's prompt), the same at
+    every budget and every stage, so scores pair by item.
+    """
+    if not budgets:
+        raise ValueError("evaluate needs at least one thinking budget (0 = no thinking, None = unlimited)")
+    out = Path(out)
+    seeded = ItemSeeded(backend, seed)
+    task = WorldTask([record_item(r, root) for r in items], name="world")
+    labels = [budget_key(b) for b in budgets]
+    think = budget_key(None if None in budgets else max(b for b in budgets if b is not None))
+    scores_json, rows = _run(task, seeded, budgets, out / "items", max_tokens=max_tokens, temperature=temperature,
+                             on_progress=on_progress) if items else ({}, {})
+    ids = [r.id for r in items]
+    scores = {label: [_score(rows.get((i, label))) for i in ids] for label in labels}
+    think_rows = [rows.get((i, think)) for i in ids]
+    grounding = [_grounding(r, row) for r, row in zip(items, think_rows)]
+    tokens = [row["reasoning_tokens"] for row in think_rows if row and row["status"] == "ok"]
+    shown = [_example(r, row, s) for r, row, s in zip(items, think_rows, scores[think]) if row and row["status"] == "ok"]
+    result = {"accuracy": {"think": _mean(scores[think]), "no_think": _mean(scores["0"]) if "0" in scores else None},
+              "think_budget": think,
+              "budgets": {label: _mean(v) for label, v in scores.items()},
+              "budgets_ci95": {label: _interval(v) for label, v in scores.items()},
+              "failed": {label: sum(v is None for v in values) for label, values in scores.items()},
+              "per_family": _families(items, scores, think),
+              "per_category": {"think": _categories(items, scores[think]),
+                               "no_think": _categories(items, scores["0"]) if "0" in scores else {}},
+              "reasoning_tokens": _mean(tokens), "grounding": _mean(grounding),
+              "grounding_ci95": _t_interval(grounding),
+              "items": len(items), "examples": shown[:examples],
+              "per_item": {"ids": ids, "scores": scores, "grounding": grounding},
+              "sampling": {"temperature": temperature, "top_p": 1.0, "max_tokens": max_tokens, "seed": seed,
+                           "seeds": f"one per item: {SEED_RULE}"},
+              "evaluation": {"dir": str(out), "scoring_version": scores_json.get("scoring_version"),
+                             "run": scores_json.get("run")}}
+    result.update(_self_cognition(seeded, probes, root, out / "probes", max_tokens=max_tokens,
+                                  temperature=temperature, on_progress=on_progress))
+    return result
+
+
+def _self_cognition(backend: Backend, probes: Sequence[Record], root: str | os.PathLike, out: Path, *,
+                    max_tokens: int, temperature: float, on_progress: Callable[[str], None] | None) -> dict:
+    """The share of probes answered (with unlimited reasoning) by a denial of hearing, per probe too."""
+    if not probes:
+        return {"self_cognition_error": None, "self_cognition_ci95": None, "probes": 0,
+                "per_probe": {"ids": [], "denied": []}}
+    task = WorldTask([record_item(r, root) for r in probes], name="probes")
+    _, rows = _run(task, backend, (None,), out, max_tokens=max_tokens, temperature=temperature,
+                   on_progress=on_progress)
+    found = [rows.get((r.id, "unlimited")) for r in probes]
+    denied = self_cognition_errors(probes, [row["text"] if row and row["status"] == "ok" else None for row in found])
+    known = [d for d in denied if d is not None]
+    return {"self_cognition_error": _mean(denied),
+            "self_cognition_ci95": list(wilson_interval(sum(known), len(known))) if known else None,
+            "probes": len(probes), "per_probe": {"ids": [r.id for r in probes], "denied": denied}}
+
+
+__all__ = ["budget_key", "build_prompts", "eval_sets", "evaluate", "generate", "load_engine", "native_backend",
+           "self_cognition_errors"]

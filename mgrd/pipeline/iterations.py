@@ -204,12 +204,15 @@ def evaluation(ctx: Context, name: str, current: StageResult, *, final: bool = F
     budgets = spec.budgets if final else spec.stage_budgets
 
     def work(sdir: Path) -> dict:
-        from mgrd.pipeline.evaluate import eval_sets, evaluate, load_engine
+        from mgrd.pipeline.evaluate import eval_sets, evaluate, native_backend
 
         items, probes = eval_sets(ctx.records("heldout"), items=spec.items, probes=spec.probes)
-        engine = load_engine(current.info["model"], max_batch_size=spec.batch_size)
-        result = evaluate(engine, items, probes, ctx.world_dir, budgets=budgets, max_tokens=spec.max_tokens,
-                          temperature=spec.temperature, seed=ctx.recipe.seed, on_progress=lambda m: ctx.say(f"  {name}: {m}") if ctx.progress else None)
+        backend = native_backend(current.info["model"], batch_size=spec.batch_size)
+        say = (lambda m: ctx.say(f"  {name}: {m}")) if ctx.progress else None
+        result = evaluate(backend, items, probes, ctx.world_dir, sdir / "evaluation", budgets=budgets,
+                          max_tokens=spec.max_tokens, temperature=spec.temperature, seed=ctx.recipe.seed,
+                          on_progress=say)
+        backend.close()
         acc = result["accuracy"]
         ctx.say(f"  {name}: think {_pct(acc['think'])}, no-think {_pct(acc['no_think'])}, "
                 f"grounding {_pct(result['grounding'])}, self-cognition error {_pct(result['self_cognition_error'])}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from itertools import pairwise
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -46,19 +47,33 @@ def _finish(fig, ax, path: Path, *, ylabel: str, title: str, xlabel: str | None 
     return _save(fig, path)
 
 
-def budget(path: Path, labels: Sequence[str], curves: Mapping[str, Sequence[float | None]]) -> str:
-    """Accuracy (fractions, drawn in %) against thinking budget, one line per stage.
+Point = tuple[float | None, tuple[float, float] | None]   # (value, 95 % interval or None)
 
-    `labels` are the budgets in order ("∞" last); each curve has one value (or None) per label.
+
+def _errorbar(ax, xs: Sequence[float], points: Sequence[Point], *, scale: float = 1.0, **style) -> None:
+    """Measured points only (a None value is not drawn), each with its 95 % interval as an error bar."""
+    shown = [(x, v, ci) for x, (v, ci) in zip(xs, points) if v is not None]
+    if not shown:
+        return
+    # A line joins the points only when no budget between them went unmeasured.
+    xs = [x for x, _, _ in shown]
+    style.setdefault("linestyle", "-" if all(b - a <= 1 + 1e-9 for a, b in pairwise(xs)) else "none")
+    low = [max(0.0, v - ci[0]) * scale if ci else 0.0 for _, v, ci in shown]
+    high = [max(0.0, ci[1] - v) * scale if ci else 0.0 for _, v, ci in shown]
+    ax.errorbar([x for x, _, _ in shown], [v * scale for _, v, _ in shown], yerr=[low, high], capsize=3, **style)
+
+
+def budget(path: Path, labels: Sequence[str], curves: Mapping[str, Sequence[Point]]) -> str:
+    """Accuracy (fractions, drawn in %) against thinking budget, one line per stage, 95 % error bars.
+
+    `labels` are the budgets in order ("∞" last); each curve has one (value, interval) per label.
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    for stage, values in curves.items():
-        points = [(i, v * 100) for i, v in enumerate(values) if v is not None]
-        if points:
-            ax.plot(*zip(*points), marker="o", label=stage)
+    for stage, points in curves.items():
+        _errorbar(ax, range(len(labels)), points, scale=100, marker="o", label=stage)
     ax.set_xticks(range(len(labels)), labels)
-    return _finish(fig, ax, path, xlabel="thinking budget (tokens)", ylabel="accuracy (%)",
+    return _finish(fig, ax, path, xlabel="thinking budget (tokens)", ylabel="accuracy (%, 95 % CI)",
                    title="accuracy vs thinking budget", legend=True)
 
 
@@ -92,14 +107,20 @@ def rl(path: Path, stages: Mapping[str, Sequence[dict]]) -> str:
     return _save(fig, path)
 
 
-def grounding(path: Path, values: Mapping[str, float]) -> str:
-    """Grounding score per evaluated stage, in stage order."""
+def grounding(path: Path, series: Mapping[str, Mapping[str, Point]]) -> str:
+    """Grounding score and self-cognition error (fractions) per evaluated stage, 95 % error bars.
+
+    `series` maps a measure ("grounding", "self-cognition error") to {stage: (value, interval)}.
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(range(len(values)), list(values.values()), marker="o")
-    ax.set_xticks(range(len(values)), list(values))
-    return _finish(fig, ax, path, xlabel="stage", ylabel="grounding score",
-                   title="grounding of the reasoning by stage")
+    stages = list(dict.fromkeys(s for points in series.values() for s in points))
+    for i, (measure, points) in enumerate(series.items()):
+        xs = [stages.index(s) + 0.06 * i for s in points]        # side by side, not on top of each other
+        _errorbar(ax, xs, list(points.values()), marker="os"[i % 2], label=measure)
+    ax.set_xticks(range(len(stages)), stages)
+    return _finish(fig, ax, path, xlabel="stage", ylabel="share (95 % CI)",
+                   title="grounding and self-cognition error by stage", legend=True)
 
 
 def rl_length(path: Path, runs: Mapping[str, Mapping[str, Sequence[dict]]]) -> str:
@@ -115,16 +136,21 @@ def rl_length(path: Path, runs: Mapping[str, Mapping[str, Sequence[dict]]]) -> s
                    title="reasoning length during RL", legend=True)
 
 
-def scaling(path: Path, deltas: Mapping[str, float]) -> str:
-    """Think − no-think accuracy (fractions, drawn in points) per run; above zero is test-time scaling."""
+def scaling(path: Path, deltas: Mapping[str, tuple[float, tuple[float, float] | None, str]]) -> str:
+    """Think − no-think accuracy (fractions, drawn in points) per run with its paired 95 % interval, each bar
+    labelled with its verdict ("test-time scaling" only when the interval lies above 0)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    names, values = list(deltas), [d * 100 for d in deltas.values()]
-    bars = ax.bar(range(len(names)), values, color=["tab:green" if v > 0 else "tab:red" for v in values])
-    ax.bar_label(bars, ["test-time scaling" if v > 0 else "inverted scaling" if v < 0 else "no change"
-                        for v in values], fontsize=8)
+    names = list(deltas)
+    values = [d * 100 for d, _, _ in deltas.values()]
+    low = [max(0.0, d - ci[0]) * 100 if ci else 0.0 for d, ci, _ in deltas.values()]
+    high = [max(0.0, ci[1] - d) * 100 if ci else 0.0 for d, ci, _ in deltas.values()]
+    colors = {"test-time scaling": "tab:green", "inverted scaling": "tab:red"}
+    bars = ax.bar(range(len(names)), values, yerr=[low, high], capsize=3,
+                  color=[colors.get(v, "tab:grey") for _, _, v in deltas.values()])
+    ax.bar_label(bars, [v for _, _, v in deltas.values()], fontsize=8)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.margins(y=0.2)
     ax.set_xticks(range(len(names)), names)
-    return _finish(fig, ax, path, ylabel="think − no-think (points)",
-                   title="test-time scaling (> 0) or inverted scaling (< 0)")
+    return _finish(fig, ax, path, ylabel="think − no-think (points, 95 % CI)",
+                   title="test-time scaling: think − no-think by run")

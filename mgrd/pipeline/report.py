@@ -10,10 +10,9 @@ from typing import Any
 
 from mgrd.evaluation.sweep import UNLIMITED
 from mgrd.io import write_text_atomic
-from mgrd.pipeline import plots
+from mgrd.pipeline import plots, verdicts
 
 NOT_MEASURED = "not measured"
-REPRODUCES, DOES_NOT = "reproduces", "does not reproduce at this scale"
 
 
 def _number(value: Any) -> float | None:
@@ -89,63 +88,25 @@ def _draw(plot_dir: Path | None, name: str, draw, *args) -> list[str]:
     return [f"![{name}](plots/{draw(plot_dir / name, *args)})", ""]
 
 
-# Claims: each a computed statement with its numbers, never a verdict written in advance.
+# Claims: each a paired difference with its interval, n and the verdict the interval gives.
 
-def _claim_thinking(final_name: str | None, final: dict) -> str:
-    accuracy = _mapping(final, "accuracy")
-    delta = _delta(accuracy)
-    if delta is None:
-        return f"- Thinking helps: {NOT_MEASURED}."
-    verdict = REPRODUCES if delta > 0 else DOES_NOT
-    return (f"- Thinking helps: **{verdict}** — at stage {final_name}, think {_pct(accuracy['think'])} vs "
-            f"no-think {_pct(accuracy['no_think'])} ({_points(delta)}).")
+def _claims(summary: Mapping) -> list[dict]:
+    stored = summary.get("claims")
+    if isinstance(stored, list) and all(isinstance(c, Mapping) for c in stored):
+        return [dict(c) for c in stored]
+    return verdicts.claims(summary)
 
 
-def _claim_budget(final_name: str | None, final: dict) -> str:
-    measured = [(label, v) for label, v in _budgets(final.get("budgets")) if v is not None]
-    if len(measured) < 2:
-        return f"- Accuracy rises with thinking budget: {NOT_MEASURED}."
-    (low_label, low), (high_label, high) = measured[0], measured[-1]
-    values = [v for _, v in measured]
-    steps = list(zip(values, values[1:]))
-    shape = ("monotone (non-decreasing)" if all(b >= a for a, b in steps) else
-             "monotone (non-increasing)" if all(b <= a for a, b in steps) else "not monotone")
-    verdict = REPRODUCES if high > low else DOES_NOT
-    return (f"- Accuracy rises with thinking budget: **{verdict}** — at stage {final_name}, budget {low_label}: "
-            f"{_pct(low)}, budget {high_label}: {_pct(high)} ({_points(high - low)}); over "
-            f"{len(measured)} budgets the curve is {shape}.")
+def _claims_section(summary: Mapping) -> list[str]:
+    found = _claims(summary)
+    lines = ["## Claims of the paper at this scale", "",
+             "Each claim is a − b over the items measured on both sides, with its paired 95 % interval "
+             "(accuracies and error rates in percentage points, grounding in score units), n and the verdict.", ""]
+    return lines + [verdicts.claim_line(c) for c in found] + ([] if found else [f"No claim: {NOT_MEASURED}."]) + [""]
 
 
-def _claim_grounding(evals: dict) -> str:
-    measured = [(name, v) for name, v in ((n, _number(e.get("grounding"))) for n, e in evals.items()) if v is not None]
-    if len(measured) < 2:
-        return f"- Grounding rises over MGRD iterations: {NOT_MEASURED}."
-    (first_name, first), (last_name, last) = measured[0], measured[-1]
-    verdict = REPRODUCES if last > first else DOES_NOT
-    return (f"- Grounding rises over MGRD iterations: **{verdict}** — {first_name}: {first:.2f}, "
-            f"{last_name}: {last:.2f} ({last - first:+.2f}).")
-
-
-def _cognition_pair(summary: Mapping, evals: dict) -> tuple[str, str] | None:
-    """(stage before, stage after) the cognition stage among the evaluated stages, if it ran."""
-    names = list(evals)
-    stages = [s.get("name") for s in summary.get("stages") or [] if isinstance(s, Mapping)]
-    ran = bool(_mapping(summary, "cognition")) or "cognition" in stages or "cognition" in names
-    after = "cognition" if "cognition" in names else "final" if "final" in names else None
-    if not ran or after is None or names.index(after) == 0:
-        return None
-    return names[names.index(after) - 1], after
-
-
-def _claim_cognition(summary: Mapping, evals: dict) -> str:
-    pair = _cognition_pair(summary, evals)
-    before, after = (None, None) if pair is None else (_number(evals[pair[0]].get("self_cognition_error")),
-                                                        _number(evals[pair[1]].get("self_cognition_error")))
-    if before is None or after is None:
-        return f"- Self-cognition error falls after the cognition stage: {NOT_MEASURED}."
-    verdict = REPRODUCES if after < before else DOES_NOT
-    return (f"- Self-cognition error falls after the cognition stage: **{verdict}** — {pair[0]}: {_pct(before)}, "
-            f"{pair[1]}: {_pct(after)} ({_points(after - before)}).")
+def _think_claim(claims: list[dict], stage: str) -> dict | None:
+    return next((c for c in claims if c.get("name") == "think > no-think" and c.get("stage") == stage), None)
 
 
 # The sections of a run's report, in order.
@@ -164,13 +125,38 @@ def _title(summary: Mapping, drawn: bool) -> list[str]:
     return lines + ([] if stages else [f"| ({NOT_MEASURED}) | – |"]) + [""]
 
 
-def _results(evals: dict) -> list[str]:
+def _ci(value: Any) -> tuple[float, float] | None:
+    """An interval [low, high] of numbers, or None."""
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(_number(v) is not None for v in value):
+        return float(value[0]), float(value[1])
+    return None
+
+
+def _with_ci(value: Any, ci: Any, *, percent: bool = True) -> str:
+    """"41.0 % [35.2, 46.9]" (or "0.63 [0.58, 0.68]"); the bare value when no interval was stored."""
+    text = _pct(value) if percent else _fmt(value, ".2f")
+    interval = _ci(ci)
+    if _number(value) is None or interval is None:
+        return text
+    return text + (f" [{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]" if percent
+                   else f" [{interval[0]:.2f}, {interval[1]:.2f}]")
+
+
+def _paired_cell(claim: Mapping | None, acc: Mapping) -> str:
+    """Think − no-think with its paired interval and verdict, or the bare difference without per-item data."""
+    if claim is None or claim.get("diff") is None:
+        return _points(_delta(acc))
+    return f"{verdicts.value(claim, claim['diff'], diff=True)} {verdicts.interval(claim)} {claim.get('verdict')}"
+
+
+def _results(evals: dict, claims: list[dict]) -> list[str]:
     lines = ["## Results by stage", "",
-             "| stage | think | no-think | think − no-think | reasoning tokens | grounding | "
+             "| stage | think | no-think | think − no-think [95 % CI] verdict | reasoning tokens | grounding | "
              "self-cognition error | items |", "|---|---|---|---|---|---|---|---|"]
     for name, e in evals.items():
         acc = _mapping(e, "accuracy")
-        lines.append(f"| {name} | {_pct(acc.get('think'))} | {_pct(acc.get('no_think'))} | {_points(_delta(acc))} | "
+        lines.append(f"| {name} | {_pct(acc.get('think'))} | {_pct(acc.get('no_think'))} | "
+                     f"{_paired_cell(_think_claim(claims, name), acc)} | "
                      f"{_fmt(e.get('reasoning_tokens'), '.1f')} | {_fmt(e.get('grounding'), '.2f')} | "
                      f"{_pct(e.get('self_cognition_error'))} | {_fmt(e.get('items'), '.0f')} |")
     return lines + ([] if evals else [f"No stage was evaluated ({NOT_MEASURED})."]) + [""]
@@ -178,14 +164,17 @@ def _results(evals: dict) -> list[str]:
 
 def _budget_section(evals: dict, plot_dir: Path | None) -> list[str]:
     per_stage = {name: dict(_budgets(e.get("budgets"))) for name, e in evals.items()}
+    cis = {name: {"∞" if k == UNLIMITED else str(k): v for k, v in _mapping(e, "budgets_ci95").items()}
+           for name, e in evals.items()}
     labels = [lab for lab, _ in _budgets({k: 0 for e in evals.values() for k in _mapping(e, "budgets")})]
-    lines = ["## Accuracy by thinking budget", ""]
+    lines = ["## Accuracy by thinking budget (95 % CI)", ""]
     if not labels:
         return lines + [f"Accuracy by budget: {NOT_MEASURED}.", ""]
     lines += ["| stage | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
-    lines += [f"| {name} | " + " | ".join(_pct(acc.get(lab)) for lab in labels) + " |"
+    lines += [f"| {name} | " + " | ".join(_with_ci(acc.get(lab), cis[name].get(lab)) for lab in labels) + " |"
               for name, acc in per_stage.items() if acc]
-    curves = {name: [acc.get(lab) for lab in labels] for name, acc in per_stage.items() if acc}
+    curves = {name: [(acc.get(lab), _ci(cis[name].get(lab))) for lab in labels]
+              for name, acc in per_stage.items() if acc}
     return lines + [""] + _draw(plot_dir, "budget.png", plots.budget, labels, curves)
 
 
@@ -214,15 +203,19 @@ def _rl_section(summary: Mapping, plot_dir: Path | None) -> list[str]:
 
 
 def _grounding_section(summary: Mapping, evals: dict, plot_dir: Path | None) -> list[str]:
-    lines = ["## Grounding and self-cognition by stage", "",
+    lines = ["## Grounding and self-cognition by stage (95 % CI)", "",
              "| stage | grounding | self-cognition error | probes |", "|---|---|---|---|"]
-    lines += [f"| {name} | {_fmt(e.get('grounding'), '.2f')} | {_pct(e.get('self_cognition_error'))} | "
+    lines += [f"| {name} | {_with_ci(e.get('grounding'), e.get('grounding_ci95'), percent=False)} | "
+              f"{_with_ci(e.get('self_cognition_error'), e.get('self_cognition_ci95'))} | "
               f"{_fmt(e.get('probes'), '.0f')} |" for name, e in evals.items()]
     cognition = _mapping(summary, "cognition")
     lines += ["", "Cognition stage: " + (", ".join(f"{k} {v}" for k, v in cognition.items()) or NOT_MEASURED) + ".",
               ""]
-    grounding = {n: g for n, g in ((n, _number(e.get("grounding"))) for n, e in evals.items()) if g is not None}
-    return lines + (_draw(plot_dir, "grounding.png", plots.grounding, grounding) if grounding else [])
+    series = {"grounding": {n: (_number(e.get("grounding")), _ci(e.get("grounding_ci95"))) for n, e in evals.items()},
+              "self-cognition error": {n: (_number(e.get("self_cognition_error")), _ci(e.get("self_cognition_ci95")))
+                                       for n, e in evals.items()}}
+    series = {k: {n: v for n, v in d.items() if v[0] is not None} for k, d in series.items()}
+    return lines + (_draw(plot_dir, "grounding.png", plots.grounding, series) if any(series.values()) else [])
 
 
 def _iteration_section(summary: Mapping) -> list[str]:
@@ -293,13 +286,12 @@ def write_report(run_dir: str | Path) -> Path:
     evals = _evals(summary)
     final_name = list(evals)[-1] if evals else None
     final = evals.get(final_name, {})
-    lines = (_title(summary, plot_dir is not None) + _results(evals) + _budget_section(evals, plot_dir)
+    claims = _claims(summary)
+    lines = (_title(summary, plot_dir is not None) + ["## What the numbers mean", ""] + verdicts.METRICS + [""]
+             + _claims_section(summary) + _results(evals, claims) + _budget_section(evals, plot_dir)
              + _family_section(final_name, final) + _rl_section(summary, plot_dir)
              + _grounding_section(summary, evals, plot_dir)
-             + _iteration_section(summary) + _examples_section(evals)
-             + ["## Claims of the paper at this scale", "",
-                _claim_thinking(final_name, final), _claim_budget(final_name, final), _claim_grounding(evals),
-                _claim_cognition(summary, evals), ""])
+             + _iteration_section(summary) + _examples_section(evals))
     path = run_dir / "report.md"
     write_text_atomic(path, "\n".join(lines))
     return path
@@ -307,14 +299,18 @@ def write_report(run_dir: str | Path) -> Path:
 
 # An ablation: several runs' summaries side by side, one section per ablation ("format_reward/on" -> format_reward).
 
-def _scaling(delta: float | None) -> str:
-    if delta is None:
-        return NOT_MEASURED
-    return "test-time scaling" if delta > 0 else "inverted scaling" if delta < 0 else "no scaling"
+_SCALING = {"reproduces": "test-time scaling", "opposite": "inverted scaling", "not significant": "not significant"}
+
+
+def _scaling(claim: Mapping | None) -> str:
+    """Test-time or inverted scaling only where the paired interval of think − no-think excludes 0."""
+    return _SCALING.get((claim or {}).get("verdict"), NOT_MEASURED)
 
 
 def comparison_table(runs: Mapping[str, Mapping]) -> list[dict[str, Any]]:
-    """One row per run (in the given order): accuracies are fractions, `budgets` is [(label, accuracy)]
+    """One row per run (in the given order): accuracies are fractions, `delta` is think − no-think with
+    its paired interval `delta_ci95` over `n` items (from the final stage's claim; `scaling` says
+    test-time or inverted scaling only when that interval excludes 0), `budgets` is [(label, accuracy)]
     with "∞" last, `rl_length_first/last` are the reasoning tokens at the first and last iteration of
     the run's last RL stage; anything not in the summary is None."""
     rows = []
@@ -325,9 +321,11 @@ def comparison_table(runs: Mapping[str, Mapping]) -> list[dict[str, Any]]:
         accuracy = _mapping(final, "accuracy")
         rl_stage = list(rl)[-1] if rl else None
         lengths = _series(rl.get(rl_stage, []), "reasoning_tokens")
-        delta = _delta(accuracy)
+        paired = _think_claim(_claims(summary), final_name) if final_name else None
         rows.append({"run": name, "final_stage": final_name, "think": _number(accuracy.get("think")),
-                     "no_think": _number(accuracy.get("no_think")), "delta": delta, "scaling": _scaling(delta),
+                     "no_think": _number(accuracy.get("no_think")), "delta": _delta(accuracy),
+                     "delta_ci95": (paired or {}).get("ci95"), "n": (paired or {}).get("n"),
+                     "claim": paired, "scaling": _scaling(paired),
                      "budgets": _budgets(final.get("budgets")),
                      "reasoning_tokens": _number(final.get("reasoning_tokens")),
                      "grounding": _number(final.get("grounding")),
@@ -346,7 +344,8 @@ def _groups(runs: Mapping[str, Mapping]) -> dict[str, dict[str, Mapping]]:
 
 
 def _comparison_section(group: str, runs: dict[str, Mapping], plot_dir: Path | None) -> list[str]:
-    lines = [f"## {group}", "", "| run | think | no-think | think − no-think | scaling | accuracy by budget | "
+    lines = [f"## {group}", "", "| run | think | no-think | think − no-think [95 % CI], n | scaling | "
+             "accuracy by budget | "
              "reasoning tokens | grounding | self-cognition error | RL reasoning tokens (first → last) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     rows = comparison_table(runs)
@@ -354,7 +353,9 @@ def _comparison_section(group: str, runs: dict[str, Mapping], plot_dir: Path | N
         budgets = " · ".join(f"{label}: {_pct(v)}" for label, v in row["budgets"]) or "–"
         lengths = [v for v in (row["rl_length_first"], row["rl_length_last"]) if v is not None]
         rl = f"{_first_last(lengths, '.1f')} ({row['rl_stage']})" if lengths else NOT_MEASURED
-        lines.append(f"| {row['run']} | {_pct(row['think'])} | {_pct(row['no_think'])} | {_points(row['delta'])} | "
+        diff = _points(row["delta"]) if row["delta_ci95"] is None else \
+            f"{_points(row['delta'])} {verdicts.interval(row['claim'])}, n = {row['n']}"
+        lines.append(f"| {row['run']} | {_pct(row['think'])} | {_pct(row['no_think'])} | {diff} | "
                      f"{row['scaling']} | {budgets} | {_fmt(row['reasoning_tokens'], '.1f')} | "
                      f"{_fmt(row['grounding'], '.2f')} | {_pct(row['self_cognition_error'])} | {rl} |")
     lines.append("")
@@ -362,7 +363,8 @@ def _comparison_section(group: str, runs: dict[str, Mapping], plot_dir: Path | N
     series = {name: _rl_stages(s) for name, s in runs.items()}
     if any(_series(p, "reasoning_tokens") for stages in series.values() for p in stages.values()):
         lines += _draw(plot_dir, f"{slug}_rl_length.png", plots.rl_length, series)
-    deltas = {row["run"]: row["delta"] for row in rows if row["delta"] is not None}
+    deltas = {row["run"]: (row["delta"], _ci(row["delta_ci95"]), row["scaling"]) for row in rows
+              if row["delta"] is not None}
     return lines + (_draw(plot_dir, f"{slug}_scaling.png", plots.scaling, deltas) if deltas else [])
 
 
@@ -375,7 +377,8 @@ def write_comparison(out_dir: str | Path, runs: Mapping[str, Mapping]) -> Path:
     plot_dir = out_dir / "plots" if plots.available() else None
     lines = ["# MGRD ablation report", "",
              f"- runs: {', '.join(runs)}",
-             "- final-stage numbers; think − no-think > 0 is test-time scaling, < 0 inverted scaling"]
+             "- final-stage numbers; think − no-think is test-time scaling when its paired 95 % interval lies "
+             "above 0, inverted scaling when it lies below 0, and not significant when it holds 0"]
     lines += [] if plot_dir else [f"- plots not drawn: {plots.INSTALL_HINT}"]
     lines.append("")
     for group, members in _groups(runs).items():
