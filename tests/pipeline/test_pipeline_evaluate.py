@@ -37,8 +37,8 @@ def backend():
     # World clips last up to 8 s: 800 mel frames, about 100 audio tokens in the prompt.
     cfg = replace(cfg, encoder=replace(cfg.encoder, n_audio_ctx=1500),
                   text=replace(cfg.text, max_position_embeddings=1024))
-    return NativeBackend(Engine(build_model(cfg, seed=0), tokenizer), {"kind": "checkpoint", "sha256": "micro"},
-                         batch_size=4)
+    return NativeBackend(Engine(build_model(cfg, seed=0), tokenizer, max_batch_size=4),
+                         {"kind": "checkpoint", "sha256": "micro"})
 
 
 def _seeds(out):
