@@ -175,9 +175,8 @@ class EvalResult:
 
 def intact(value: Any) -> bool:
     """Whether every file artifact inside `value` still has its recorded digest."""
-    if hasattr(value, "intact") and callable(value.intact):
-        if not value.intact():
-            return False
+    if callable(getattr(value, "intact", None)) and not value.intact():
+        return False
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return all(intact(getattr(value, f.name)) for f in dataclasses.fields(value))
     if isinstance(value, (list, tuple)):

@@ -16,6 +16,7 @@ from mgrd.data.records import Record, answer_text, assistant_text, build_message
 from mgrd.io import write_jsonl_atomic
 from mgrd.scoring.grounding import verify_grounding
 
+
 def is_audio_item(record: Record) -> bool:
     """A question about audio (the world's sound, music, speech and composite items; any user record with
     audio), not a self-cognition probe."""

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mgrd.data.records import ANSWER_TYPES, REASONING_STYLES, Record, assistant_text, build_messages, answer_text
+from mgrd.data.records import ANSWER_TYPES, REASONING_STYLES, Record, answer_text, assistant_text, build_messages
 
 ACCEPTED_ANSWER_TYPES = ", ".join(ANSWER_TYPES)
 

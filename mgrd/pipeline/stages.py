@@ -8,11 +8,10 @@ stage's `output.model` is the ModelDir it produced.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
 
 from mgrd.data.records import Record
 from mgrd.pipeline import data as D

@@ -135,8 +135,8 @@ def test_rl_series_keeps_the_last_record_of_each_step(tmp_path):
 
 
 def test_write_summary_gathers_the_typed_outputs(tmp_path):
-    from mgrd.pipeline.artifacts import EvalResult, ModelDir, RecordFile
     from mgrd.pipeline import outputs as O
+    from mgrd.pipeline.artifacts import EvalResult, ModelDir, RecordFile
 
     model = ModelDir(str(tmp_path / "m"), "d0")
     prompts = RecordFile(str(tmp_path / "p.jsonl"), "d1", 7)
