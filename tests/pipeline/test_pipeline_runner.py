@@ -253,3 +253,15 @@ def test_the_closure_follows_function_imports_of_trainers_but_only_module_import
     assert "mgrd.inference" in distill and "mgrd.training" in distill          # its package, hashed
     # `from mgrd.training import x` follows x, not the package's re-exports of every trainer
     assert "mgrd.training.ppo" not in distill
+
+
+def test_a_shared_run_made_with_other_code_lends_nothing(tmp_path, monkeypatch):
+    calls = []
+    other = tmp_path / "other"
+    _runner(other)[0].stage("sft", {"n": 3}, [], _work(calls), code=("mgrd.training.sft",))
+    original = C.module_source
+    monkeypatch.setattr(C, "module_source",
+                        lambda name: original(name) + (b"\n# fixed\n" if name == "mgrd.training.sft" else b""))
+    runner, logs = _runner(tmp_path / "mine", shared=[other])
+    runner.stage("sft", {"n": 3}, [], _work(calls), code=("mgrd.training.sft",))
+    assert len(calls) == 2 and logs[0] == "[run] sft"
