@@ -109,6 +109,10 @@ def data(ctx: Context) -> StageResult[DataSet]:
         return world(ctx)
     spec = ctx.recipe.data
     splits = [s for s in DATA_SPLITS if getattr(spec, s)]
+    for split in ("train", "rl", "heldout"):   # what self-distillation, curation and evaluation ask
+        if split in splits and not any(D.is_audio_item(r) for r in ctx.records(split)):
+            raise ValueError(f"data.{split} ({getattr(spec, split)}) has no question with audio; MGRD trains and "
+                             "evaluates on audio questions (records with an `audio` list)")
     # The key covers the files' contents and every clip they name: edited data reruns what depends on it.
     fingerprint = {s: {"records": file_digest(getattr(spec, s)),
                        "audio": files_digest({a: file_digest(a) for r in ctx.records(s) for a in r.audio})}

@@ -153,6 +153,46 @@ def test_malformed_lines_are_refused_with_their_line(tmp_path, line, words):
         read_record_file(tmp_path / "absent.jsonl")
 
 
+def test_a_split_without_audio_questions_is_refused_before_any_stage(tmp_path):
+    from mgrd.pipeline import stages as S
+    from mgrd.pipeline.recipe import load_recipe
+    from mgrd.pipeline.runner import Runner
+
+    paths = write_dataset(tmp_path, facts=True, text=True, sizes=(("train", 2), ("heldout", 2)))
+    text_only = tmp_path / "rl.jsonl"
+    text_only.write_text(json.dumps(_text_record("t", 1, 2)) + "\n")
+    recipe = load_recipe("smoke", ["data.source=files", f"data.train={paths['train']}", f"data.rl={text_only}",
+                                   f"data.heldout={paths['heldout']}"])
+    ctx = S.Context(recipe, Runner(tmp_path / "run", log=lambda m: None), say=lambda m: None)
+    with pytest.raises(ValueError, match=r"data.rl \(.*rl.jsonl\) has no question with audio"):
+        S.data(ctx)
+    assert not (tmp_path / "run" / "data").exists()
+
+
+def test_the_data_stage_key_covers_the_files_and_their_clips(tmp_path):
+    from mgrd.pipeline import stages as S
+    from mgrd.pipeline.recipe import load_recipe
+    from mgrd.pipeline.runner import Runner
+
+    paths = write_dataset(tmp_path, facts=False, text=True, sizes=(("train", 2), ("heldout", 2)))
+    recipe = load_recipe("smoke", ["data.source=files", f"data.train={paths['train']}",
+                                   f"data.heldout={paths['heldout']}"])
+
+    def run():
+        logs: list[str] = []
+        ctx = S.Context(recipe, Runner(tmp_path / "run", log=logs.append), say=lambda m: None)
+        return S.data(ctx), logs
+
+    first, logs = run()
+    assert logs[0] == "[run] data" and first.output.source == "files"
+    assert set(first.output.splits) == {"train", "heldout"} and first.output.splits["train"].records == 10
+    again, logs = run()
+    assert again.skipped and again.output == first.output
+    tone(tmp_path / "clips" / "heldout-0.wav", 330.0)                 # one clip re-recorded
+    changed, logs = run()
+    assert logs[0].startswith("[redo] data") and changed.key != first.key
+
+
 # ---- end to end ----------------------------------------------------------------------------------------
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "smoke.yaml"
 
