@@ -106,9 +106,10 @@ class FilterCount:
 @artifact
 @dataclass(frozen=True)
 class DistillReport:
-    """Chains seen and kept, per filter with drop reasons, and what the grounding filter checked:
-    `grounding` counts chains checked against facts and by the statement lexicon; `judge` names the
-    LLM judge of fact-less chains (empty when none)."""
+    """Chains seen and kept, per filter with drop reasons, and what the grounding filter had to go on:
+    `grounding` counts the sampled chains whose item has facts (claims checked against them) and those
+    whose item has none (the statement lexicon); `judge` names the LLM judge of fact-less chains
+    (empty when none, or when every item had facts)."""
 
     chains: int
     kept: int
