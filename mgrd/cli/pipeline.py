@@ -39,17 +39,19 @@ def _run(recipe_source: str, overrides: list[str], run_dir: Path | None, *, quic
         report = write_report(run_dir)
     _out.print(results_table(summary))
     _out.print(f"total {summary['wall_s'] / 60:.1f} min; report: {report}; summary: {run_dir / 'summary.json'}")
+    world = recipe.data.source == "world"
+    clip = f"{run_dir / 'world/data/audio'}/<clip>.flac" if world else "<one of your clips>"
     _out.print("next:\n"
-               f"  mgrd chat --model {run_dir / 'final'} --audio {run_dir / 'world/data/audio'}/<clip>.flac "
-               "\"What do you hear?\"\n"
+               f"  mgrd chat --model {run_dir / 'final'} --audio {clip} \"What do you hear?\"\n"
                f"  mgrd report {run_dir}\n"
-               f"  mgrd eval world --model {run_dir / 'final'} --data {run_dir / 'world/data'}\n"
-               "  mgrd experiment ablations")
+               + (f"  mgrd eval world --model {run_dir / 'final'} --data {run_dir / 'world/data'}\n" if world else "")
+               + "  mgrd experiment ablations")
 
 
 def results_table(summary: dict) -> Table:
     """Held-out accuracy with and without thinking, grounding and self-cognition error per evaluated stage."""
-    table = Table(title=f"{summary.get('recipe', '')}: held-out world items")
+    source = "world" if summary.get("data", {}).get("source", "world") == "world" else "data"
+    table = Table(title=f"{summary.get('recipe', '')}: held-out {source} items")
     for col in ("stage", "think", "no-think", "think − no-think", "reasoning tokens", "grounding",
                 "self-cognition error"):
         table.add_column(col, justify="left" if col == "stage" else "right", no_wrap=col == "stage")

@@ -1,4 +1,4 @@
-"""From world records to the trainers' JSONL: pretraining text, encoder targets, SFT mixes, RL prompts, DPO pairs.
+"""From records (the world's or a user's) to the trainers' JSONL: pretraining text, encoder targets, SFT mixes, RL prompts, DPO pairs.
 
 Every file is written atomically; audio paths are absolute (the trainers resolve relative ones
 against the JSONL file's directory, and these files live in the run directory, not the dataset's).
@@ -15,12 +15,11 @@ from mgrd.data.world.targets import fact_targets  # noqa: F401  (re-exported: en
 from mgrd.io import write_jsonl_atomic
 from mgrd.scoring.grounding import verify_grounding
 
-AUDIO_FAMILIES = ("sound", "music", "speech", "composite")
-
 
 def is_audio_item(record: Record) -> bool:
-    """A question about audio with verifiable facts (not a text item, not a cognition probe)."""
-    return record.family in AUDIO_FAMILIES and bool(record.audio)
+    """A question about audio (the world's sound, music, speech and composite items; any user record with
+    audio), not a self-cognition probe."""
+    return bool(record.audio) and record.family != "cognition"
 
 
 def is_probe(record: Record) -> bool:
@@ -33,7 +32,13 @@ def is_bait(record: Record) -> bool:
 
 
 def is_text_item(record: Record) -> bool:
-    return record.family == "text"
+    """A question without audio (the world's text items; user records with no audio)."""
+    return not record.audio and record.family != "cognition"
+
+
+def has_chain(record: Record, style: str = "grounded") -> bool:
+    """Whether the record carries a reasoning chain in `style` (every world record does)."""
+    return bool(record.reasoning.get(style, "").strip())
 
 
 def absolute(messages: list[dict], root: str | os.PathLike) -> list[dict]:
@@ -115,6 +120,6 @@ def take(records: Sequence[Record], n: int, offset: int = 0) -> list[Record]:
 def write(path: Path, records: Sequence[dict]) -> str:
     """Write a JSONL file atomically; refuse an empty one (a stage with no data is a recipe error)."""
     if not records:
-        raise ValueError(f"{path.name}: no records to write; the world split is too small for this recipe")
+        raise ValueError(f"{path.name}: no records to write; the data split is too small for this recipe (or lacks what this stage needs)")
     write_jsonl_atomic(path, list(records))
     return str(path)

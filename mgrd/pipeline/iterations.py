@@ -5,10 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from mgrd.pipeline import data as D
+from mgrd.pipeline.artifacts import EvalResult, ModelDir, RecordFile
+from mgrd.pipeline.outputs import (CognitionReport, CognitionTrained, Curated, CurationReport, Distilled,
+                                   DistillReport, FilterCount, HasModel)
 from mgrd.pipeline.recipe import IterationSpec
 from mgrd.pipeline.runner import StageResult, finished
-from mgrd.pipeline.stages import Context, ppo_stage, settings, sft_stage
+from mgrd.pipeline.stages import Context, model_of, ppo_stage, settings, sft_stage
 from mgrd.training.config import OptimConfig, SourceConfig
+
+HERE = "mgrd.pipeline.iterations"
+ENGINE_CODE = ("mgrd.pipeline.evaluate", "mgrd.inference", "mgrd.model", "mgrd.chat")
 
 
 def _progress(ctx: Context, what: str):
@@ -28,55 +34,91 @@ def _judges(spec):
     return endpoint_logic_judge(spec.judge_url, spec.judge_model), endpoint_judge(spec.judge_url, spec.judge_model)
 
 
-def distill(ctx: Context, t: int, spec: IterationSpec, model_from: StageResult) -> StageResult:
-    """Self-distil K chains per selected audio question with the current model; keep the ones that pass."""
+def _grounding_judge(spec):
+    """The optional LLM judge of grounding for chains of items without facts (YES/NO; anything else is unsure)."""
+    if not getattr(spec, "judge_url", None):
+        return None
+    from mgrd.training.cognition import yes_no_endpoint
+
+    ask = yes_no_endpoint(spec.judge_url, spec.judge_model)
+
+    def judge(question: str, reasoning: str) -> bool | None:
+        return ask("Here is a question about an audio clip and a step-by-step reasoning about it.\n"
+                   f"Question: {question}\nReasoning: {reasoning}\n"
+                   "Does the reasoning rest on what is heard in the clip (pitch, rhythm, timbre, loudness, voice) "
+                   "rather than on the question's wording, a caption or a transcript? Reply YES or NO.")
+
+    return judge
+
+
+def distill(ctx: Context, t: int, spec: IterationSpec, model_from: StageResult[HasModel]) -> StageResult[Distilled]:
+    """Self-distil K chains per selected audio question with the current model; keep the ones that pass.
+
+    Chains of items with facts are checked against them; the others by the share of acoustic
+    statements and, with `judge_url`, an LLM judge (the report counts which).
+    """
     d = spec.distill
 
-    def work(sdir: Path) -> dict:
+    def work(sdir: Path) -> Distilled:
         from mgrd.pipeline.evaluate import load_engine
+        from mgrd.tasks.world import WorldTask, record_item
         from mgrd.training import distill as dist
 
         questions = D.take(ctx.audio_items, d.questions, offset=(t - 1) * d.questions)
-        engine = load_engine(model_from.info["model"])
-        chains = dist.sample_chains(engine, questions, ctx.world_dir, samples=d.samples, max_tokens=d.max_new_tokens,
+        task = WorldTask([record_item(r, ctx.world_dir) for r in questions], name="distill")
+        engine = load_engine(model_of(model_from))
+        chains = dist.sample_chains(engine, task, task.items(), samples=d.samples, max_tokens=d.max_new_tokens,
                                     temperature=d.temperature, seed=ctx.recipe.seed * 1000 + t,
                                     on_progress=_progress(ctx, f"self-distillation {t}"))
         logic_judge, cognition_judge = _judges(d)
-        filters = dist.default_filters(min_grounding=d.min_grounding, logic_judge=logic_judge,
-                                       cognition_judge=cognition_judge)
+        filters = dist.default_filters(task, min_grounding=d.min_grounding, logic_judge=logic_judge,
+                                       cognition_judge=cognition_judge, grounding_judge=_grounding_judge(d))
         kept, reports = dist.apply_filters(chains, filters)
-        records = [dist.sft_record(c, ctx.world_dir) for c in kept]
-        if records:
-            D.write(sdir / "kept.jsonl", records)
-        summary = dist.summarize(reports)
-        ctx.say(f"  kept {summary['kept']} of {summary['chains']} chains")
-        return {"distill": summary, "kept": str(sdir / "kept.jsonl") if records else None,
-                "examples": [c.completion for c in kept[:3]]}
+        records = [dist.sft_record(c, task) for c in kept]
+        evidence = dist.grounding_evidence(chains)
+        report = DistillReport(len(chains), len(kept),
+                               tuple(FilterCount(r.name, r.seen, r.kept, dict(r.dropped)) for r in reports), evidence,
+                               f"{d.judge_model}@{d.judge_url}" if d.judge_url and evidence["lexicon"] else "")
+        ctx.say(f"  kept {report.kept} of {report.chains} chains (grounding checked against facts for "
+                f"{evidence['facts']}, by the statement lexicon for {evidence['lexicon']}"
+                f"{', with the LLM judge' if report.judge else ''})")
+        return Distilled(RecordFile.of(D.write(sdir / "kept.jsonl", records)) if records else None, report,
+                         tuple(c.completion for c in kept[:3]))
 
-    return ctx.runner.stage(f"iter{t}/distill", settings(d, t), [model_from], work)
+    return ctx.runner.stage(f"iter{t}/distill", settings(d, t), [model_from], work,
+                            code=(HERE, "mgrd.training.distill", "mgrd.tasks.world", *ENGINE_CODE))
 
 
-def distill_sft(ctx: Context, t: int, spec: IterationSpec, distilled: StageResult,
-                model_from: StageResult) -> StageResult:
+def distill_sft(ctx: Context, t: int, spec: IterationSpec, distilled: StageResult[Distilled],
+                model_from: StageResult[HasModel]) -> StageResult[HasModel]:
     """SFT on the kept audio chains + text CoT (paper eq. 5).
 
     Kept chains take a share 1 / (1 + text_cot_ratio) of the stream, but no chain is seen more than
     `max_chain_repeats` times over the stage: a handful of kept chains is not drilled in hundreds of
-    times (the rest of the stream is text CoT).
+    times (the rest of the stream is text CoT). Data without text records trains on the kept chains
+    alone, and the stage is left out when there are neither.
     """
+    kept = distilled.output.report.kept
+    if not ctx.text_items and not kept and spec.sft.steps > 0:
+        ctx.say(f"[skip] iter{t}/sft: no chain passed the filters and the train data has no text records")
+        return model_from
+
     def sources(sdir: Path) -> list[SourceConfig]:
+        if not ctx.text_items:
+            ctx.say(f"  the train data has no text records: iteration {t}'s SFT sees the {kept} kept chains only")
+            return [SourceConfig(distilled.output.kept.path)]
         text = [D.sft_record(r, ctx.world_dir, "grounded") for r in ctx.text_items]
-        kept = int(distilled.info.get("distill", {}).get("kept", 0))
         share = kept_share(kept, spec)
         out = [SourceConfig(D.write(sdir / "text_cot.jsonl", text), ratio=1.0 - share)]
         if share > 0:
-            out.append(SourceConfig(distilled.info["kept"], ratio=share))
+            out.append(SourceConfig(distilled.output.kept.path, ratio=share))
         else:
             ctx.say(f"  no chain passed the filters in iteration {t}: this SFT sees text CoT only")
         return out
 
     return sft_stage(ctx, f"iter{t}/sft", spec.sft, [distilled], model_from, sources,
-                     extra_settings={"text_cot_ratio": spec.text_cot_ratio, "max_chain_repeats": spec.max_chain_repeats})
+                     extra_settings={"text_cot_ratio": spec.text_cot_ratio, "max_chain_repeats": spec.max_chain_repeats},
+                     code=(HERE,))
 
 
 def kept_share(kept: int, spec: IterationSpec) -> float:
@@ -93,19 +135,18 @@ def kept_share(kept: int, spec: IterationSpec) -> float:
     return min(1.0 / (1.0 + spec.text_cot_ratio), spec.max_chain_repeats * kept / max(1, samples))
 
 
-def curate(ctx: Context, t: int, spec: IterationSpec, previous: StageResult) -> StageResult:
+def curate(ctx: Context, t: int, spec: IterationSpec, previous: StageResult[HasModel]) -> StageResult[Curated]:
     """pass@k of the RL audio questions with the previous model; keep those in the strategy's range."""
     c = spec.curation
 
-    def work(sdir: Path) -> dict:
+    def work(sdir: Path) -> Curated:
         from mgrd.inference import build_prompt
         from mgrd.pipeline.evaluate import load_engine
         from mgrd.training import curation as cur
 
-        offset = len(ctx.audio_items) // 2 + (t - 1) * c.questions   # apart from the distillation questions
-        questions = D.take(ctx.audio_items, c.questions, offset=offset)
+        questions = D.take(ctx.rl_items, c.questions, offset=(t - 1) * c.questions)
         rl_records = [D.prompt_record(r, ctx.world_dir) for r in questions]
-        engine = load_engine(previous.info["model"])
+        engine = load_engine(model_of(previous))
         prompts = [build_prompt(r["messages"], engine.tokenizer) for r in rl_records]
         counts = cur.pass_counts(engine, prompts, lambda i, answer: D.world_grader(answer, rl_records[i]), k=c.k,
                                  max_tokens=c.max_new_tokens, temperature=c.temperature,
@@ -116,32 +157,34 @@ def curate(ctx: Context, t: int, spec: IterationSpec, previous: StageResult) -> 
         if fallback:
             ctx.say(f"  curation kept none of {len(counts)} questions; RL uses them all this iteration")
             kept = list(range(len(counts)))
-        D.write(sdir / "audio_prompts.jsonl", [rl_records[i] for i in kept])
-        info = {"questions": len(counts), "kept": 0 if fallback else len(kept), "k": c.k,
-                "histogram": cur.histogram(counts, c.k), "strategy": c.strategy, "low": c.low, "high": c.high,
-                "fallback_unfiltered": fallback}
-        ctx.say(f"  kept {info['kept']} of {len(counts)} questions (pass counts {info['histogram']})")
-        return {"curation": info, "prompts": str(sdir / "audio_prompts.jsonl")}
+        path = D.write(sdir / "audio_prompts.jsonl", [rl_records[i] for i in kept])
+        report = CurationReport(len(counts), 0 if fallback else len(kept), c.k, tuple(cur.histogram(counts, c.k)),
+                                c.strategy, c.low, c.high, fallback)
+        ctx.say(f"  kept {report.kept} of {len(counts)} questions (pass counts {list(report.histogram)})")
+        return Curated(RecordFile.of(path), report)
 
-    return ctx.runner.stage(f"iter{t}/curate", settings(c, t), [previous], work)
+    return ctx.runner.stage(f"iter{t}/curate", settings(c, t), [previous], work,
+                            code=(HERE, "mgrd.training.curation", "mgrd.tasks.world", *ENGINE_CODE))
 
 
-def multimodal_rl(ctx: Context, t: int, spec: IterationSpec, curated: StageResult,
-                  model_from: StageResult) -> StageResult:
+def multimodal_rl(ctx: Context, t: int, spec: IterationSpec, curated: StageResult[Curated],
+                  model_from: StageResult[HasModel]) -> StageResult[HasModel]:
     """PPO on curated audio questions and text questions: audio 0.8·accuracy + 0.2·format, text accuracy."""
     rl = spec.rl
 
     def sources(sdir: Path) -> list[SourceConfig]:
-        text = [D.prompt_record(r, ctx.world_dir) for r in ctx.text_items]
-        out = [SourceConfig(curated.info["prompts"], ratio=rl.audio_share)]
-        if rl.audio_share < 1.0:
+        out = [SourceConfig(curated.output.prompts.path, ratio=rl.audio_share)]
+        if rl.audio_share < 1.0 and ctx.text_items:
+            text = [D.prompt_record(r, ctx.world_dir) for r in ctx.text_items]
             out.append(SourceConfig(D.write(sdir / "text_prompts.jsonl", text), ratio=1.0 - rl.audio_share))
+        elif rl.audio_share < 1.0:
+            ctx.say(f"  the train data has no text records: iteration {t}'s RL sees audio questions only")
         return out
 
-    return ppo_stage(ctx, f"iter{t}/rl", rl, [curated], model_from, sources)
+    return ppo_stage(ctx, f"iter{t}/rl", rl, [curated], model_from, sources, code=(HERE,))
 
 
-def iteration(ctx: Context, t: int, current: StageResult) -> StageResult:
+def iteration(ctx: Context, t: int, current: StageResult[HasModel]) -> StageResult[HasModel]:
     """select → self-distil → SFT → curate → multimodal PPO."""
     spec = ctx.recipe.iterations
     distilled = distill(ctx, t, spec, current)
@@ -150,34 +193,42 @@ def iteration(ctx: Context, t: int, current: StageResult) -> StageResult:
     return multimodal_rl(ctx, t, spec, curated, tuned)
 
 
-def cognition(ctx: Context, current: StageResult) -> StageResult:
-    """Find denials of hearing among sampled responses to cognition questions, then DPO (correct vs denial)."""
+def cognition(ctx: Context, current: StageResult[HasModel]) -> StageResult[HasModel]:
+    """Find denials of hearing among sampled responses to cognition questions, then DPO (correct vs denial).
+
+    Needs self-cognition questions (family `cognition`: the world's probes and bait); data without
+    them leaves the stage out.
+    """
     spec = ctx.recipe.cognition
     if spec.steps <= 0:
         return current
+    pool = [r for r in ctx.records("train") if D.is_probe(r) or D.is_bait(r)]
+    if not pool:
+        ctx.say("[skip] cognition: the train data has no self-cognition questions (family cognition)")
+        return current
 
-    def work(sdir: Path) -> dict:
+    def work(sdir: Path) -> CognitionTrained:
         from mgrd.pipeline.evaluate import generate, load_engine
         from mgrd.training.config import DPOConfig
         from mgrd.training.dpo import train_dpo
 
-        pool = [r for r in ctx.records("train") if D.is_probe(r) or D.is_bait(r)]
         questions = D.take(pool, spec.questions)
-        engine = load_engine(current.info["model"])
+        engine = load_engine(model_of(current))
         gens = generate(engine, questions, ctx.world_dir, budget=None, max_tokens=spec.max_new_tokens,
                         temperature=spec.temperature, n=spec.samples, seed=ctx.recipe.seed)
         pairs, denials = cognition_pairs(questions, gens, ctx.world_dir, judge=_judges(spec)[1])
         path = D.write(sdir / "pairs.jsonl", pairs)
         del engine
-        cfg = DPOConfig(model=current.info["model"], pairs=[SourceConfig(path)], max_steps=spec.steps,
+        cfg = DPOConfig(model=model_of(current), pairs=[SourceConfig(path)], max_steps=spec.steps,
                         batch_size=spec.batch_size, beta=spec.beta, optim=OptimConfig(lr=spec.lr),
                         run=ctx.run_config(sdir, spec.steps))
         result = finished(train_dpo(cfg))
-        stats = {"responses": len(questions) * spec.samples, "denials": denials, "pairs": len(pairs)}
-        ctx.say(f"  {denials} of {stats['responses']} sampled responses denied hearing; {len(pairs)} pairs")
-        return {"model": str(result.model_dir), "cognition": stats}
+        report = CognitionReport(len(questions) * spec.samples, denials, len(pairs))
+        ctx.say(f"  {denials} of {report.responses} sampled responses denied hearing; {len(pairs)} pairs")
+        return CognitionTrained(ModelDir.of(result.model_dir), report)
 
-    return ctx.runner.stage("cognition", settings(spec), [current], work)
+    return ctx.runner.stage("cognition", settings(spec), [current], work,
+                            code=(HERE, "mgrd.training.dpo", "mgrd.training.cognition", *ENGINE_CODE))
 
 
 def cognition_pairs(questions, generations, root, *, judge=None) -> tuple[list[dict], int]:
@@ -198,6 +249,56 @@ def cognition_pairs(questions, generations, root, *, judge=None) -> tuple[list[d
     return pairs, denials
 
 
+EVAL_CODE = (HERE, *ENGINE_CODE)
+
+
+class _EvalModel:
+    """The model stage as the evaluation body reads it (`current.info["model"]`, `current.key`)."""
+
+    def __init__(self, stage: StageResult[HasModel]):
+        self.stage, self.key, self.info = stage, stage.key, {"model": model_of(stage)}
+
+
+class _EvalRunner:
+    """The runner the evaluation body calls: the dict its work returns becomes RUN/eval/<name>/eval.json
+    and a typed EvalResult."""
+
+    def __init__(self, ctx: Context, name: str, current: StageResult[HasModel]):
+        self.ctx, self.name, self.current = ctx, name, current
+
+    def stage(self, stage_name: str, stage_settings, upstream, work) -> StageResult[EvalResult]:
+        model = self.current.output.model
+
+        def typed(sdir: Path) -> EvalResult:
+            return EvalResult.write(sdir / "eval.json", self.name, work(sdir)["eval"], model)
+
+        upstream = [u.stage if isinstance(u, _EvalModel) else u for u in upstream]
+        return self.ctx.runner.stage(stage_name, stage_settings, upstream, typed, code=EVAL_CODE)
+
+
+class _EvalContext:
+    """The run's context with the typed runner in place of its own."""
+
+    def __init__(self, ctx: Context, runner: _EvalRunner):
+        self._ctx, self.runner = ctx, runner
+
+    def __getattr__(self, name: str):
+        return getattr(self._ctx, name)
+
+
+def typed_evaluation(body):
+    """`evaluation(ctx, name, current, final=...)` returning StageResult[EvalResult]; its body still writes a dict."""
+    from functools import wraps
+
+    @wraps(body)
+    def evaluation(ctx: Context, name: str, current: StageResult[HasModel], *, final: bool = False
+                   ) -> StageResult[EvalResult]:
+        return body(_EvalContext(ctx, _EvalRunner(ctx, name, current)), name, _EvalModel(current), final=final)
+
+    return evaluation
+
+
+@typed_evaluation
 def evaluation(ctx: Context, name: str, current: StageResult, *, final: bool = False) -> StageResult:
     """Held-out accuracy at thinking budgets, per family, reasoning length, grounding, self-cognition."""
     spec = ctx.recipe.eval

@@ -1,6 +1,7 @@
-"""The whole MGRD pipeline of a recipe in one run directory: world → base → pretraining → MGRD → evaluation → report.
+"""The whole MGRD pipeline of a recipe in one run directory: data → base → pretraining → MGRD → evaluation → report.
 
 RUN/recipe.yaml             the recipe as run
+RUN/world/ or RUN/data/     the generated world, or the check of the recipe's record files
 RUN/<stage>/                one directory per stage (`iter1/distill`, `eval/final`, ...), DONE.json when done
 RUN/final/                  the final model (official layout), for `mgrd chat --model RUN/final`
 RUN/summary.json            machine-readable results; RUN/report.md + RUN/plots/ from it alone
@@ -29,7 +30,7 @@ def run_pipeline(recipe: Recipe, run_dir: str | os.PathLike, *, say: Callable[[s
     `shared`: other run directories whose done stages with equal keys are reused instead of rerun
     (the ablations share their common prefix this way).
     """
-    run_dir = Path(run_dir).resolve()   # stage infos hold absolute paths: valid from any working directory
+    run_dir = Path(run_dir).resolve()   # stage outputs hold absolute paths: valid from any working directory
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "recipe.yaml", dump_recipe(recipe))
     if recipe.threads:
@@ -46,10 +47,14 @@ def run_pipeline(recipe: Recipe, run_dir: str | os.PathLike, *, say: Callable[[s
 
 
 def _stages(ctx: S.Context) -> StageResult:
-    world = S.world(ctx)
-    current = S.base_model(ctx, world)
+    data = S.data(ctx)
+    current = S.base_model(ctx, data)
     current = S.text_pretrain(ctx, current)
-    current = S.encoder_pretrain(ctx, current)
+    if ctx.recipe.encoder_pretrain.steps > 0 and not any(r.facts for r in ctx.audio_items):
+        # The auxiliary heads learn facts; data without them keeps the base encoder.
+        ctx.say("[skip] encoder_pretrain: no audio record of the train data has facts")
+    else:
+        current = S.encoder_pretrain(ctx, current)
     current = S.audio_pretrain(ctx, current)
     current = S.cold_start(ctx, current)
     I.evaluation(ctx, "cold_start", current)
@@ -65,7 +70,7 @@ def _stages(ctx: S.Context) -> StageResult:
 
 def _publish_final(stage: StageResult, out: Path) -> None:
     """Copy the final model to RUN/final (replaced atomically: copy beside, then rename)."""
-    source = Path(stage.info["model"])
+    source = Path(S.model_of(stage))
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(source, tmp)

@@ -26,6 +26,19 @@ class WorldSpec:
 
 
 @dataclass
+class DataSpec:
+    """Where the records come from: `world` (the world stage generates them from `world:`) or `files`:
+    JSONL record files of your own (docs/pipeline.md, "Data"); paths relative to the working directory.
+    `rl` defaults to the second half of train's audio questions; `dev` is validated and counted only."""
+
+    source: str = "world"
+    train: str | None = None
+    rl: str | None = None
+    heldout: str | None = None
+    dev: str | None = None
+
+
+@dataclass
 class ModelSpec:
     """Where the model comes from: `base` (a checkpoint directory) or a new tiny model of these sizes."""
 
@@ -166,6 +179,7 @@ class Recipe:
     name: str = "recipe"
     seed: int = 0
     threads: int = 0                 # torch threads; 0 = leave torch's default
+    data: DataSpec = field(default_factory=DataSpec)
     world: WorldSpec = field(default_factory=WorldSpec)
     model: ModelSpec = field(default_factory=ModelSpec)
     text_pretrain: SFTSpec = field(default_factory=SFTSpec)
@@ -205,6 +219,7 @@ def load_recipe(source: str | os.PathLike, overrides: list[str] = ()) -> Recipe:
 
 def check(recipe: Recipe) -> None:
     """Refuse settings no stage could run with, naming the key."""
+    check_data(recipe.data)
     if recipe.cold_start.cot_style not in ("grounded", "surrogate"):
         raise ValueError(f"cold_start.cot_style={recipe.cold_start.cot_style!r}; accepted: grounded, surrogate")
     if not 0.0 <= recipe.cold_start.audio_cot_share <= 1.0:
@@ -222,6 +237,25 @@ def check(recipe: Recipe) -> None:
         raise ValueError("model.vocab_size must be >= 300 (256 bytes + special tokens + merges)")
     if any(b is not None and b < 0 for b in recipe.eval.budgets + recipe.eval.stage_budgets):
         raise ValueError("eval budgets must be >= 0 or null (unlimited)")
+
+
+DATA_SOURCES = ("world", "files")
+DATA_SPLITS = ("train", "rl", "heldout", "dev")
+
+
+def check_data(data: DataSpec) -> None:
+    """`world` takes no files; `files` needs train and heldout (rl and dev are optional)."""
+    if data.source not in DATA_SOURCES:
+        raise ValueError(f"data.source={data.source!r}; accepted: {', '.join(DATA_SOURCES)}")
+    given = [s for s in DATA_SPLITS if getattr(data, s)]
+    if data.source == "world" and given:
+        raise ValueError(f"data.{given[0]} is set but data.source is world (the world stage generates the data); "
+                         "set data.source=files to train on your own record files")
+    if data.source == "files":
+        missing = [s for s in ("train", "heldout") if not getattr(data, s)]
+        if missing:
+            raise ValueError(f"data.source=files needs data.{missing[0]} (a JSONL record file); "
+                             "data.rl and data.dev are optional")
 
 
 def recipe_dict(recipe: Recipe) -> dict[str, Any]:

@@ -1,10 +1,12 @@
-"""Stage bookkeeping of a pipeline run: one directory per stage, commit markers keyed by inputs and config.
+"""Stage bookkeeping of a pipeline run: one directory per stage, commit markers keyed by settings, inputs and code.
 
-A stage's key is the hash of its own settings and of the keys of the stages it reads from, so a
-changed setting upstream changes every key downstream (a Merkle chain, as build systems do). A
-stage is done when `STAGE/DONE.json` records its key. A stage directory whose `KEY` differs from
-the current key holds work for other inputs and is cleared; one with the same key and no marker
-is an interrupted stage, and the trainers inside resume from their last committed checkpoint.
+A stage's key is the hash of its own settings, of the keys of the stages it reads from and of the
+code it runs (mgrd.pipeline.code), so a changed setting or a changed module upstream changes every
+key downstream (a Merkle chain, as build systems do). A stage is done when `STAGE/DONE.json`
+records its key; the marker holds the stage's typed output (mgrd.pipeline.artifacts), which a
+skipped stage gives back as it was. A stage directory whose `KEY` differs from the current key
+holds work for other inputs and is cleared; one with the same key and no marker is an interrupted
+stage, and the trainers inside resume from their last committed checkpoint.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mgrd.io import write_json_atomic, write_text_atomic
+from mgrd.pipeline.artifacts import decode, encode, intact, normalized
+from mgrd.pipeline.code import code_digest
 
-FORMAT = "mgrd-pipeline/1"
+FORMAT = "mgrd-pipeline/2"
 DONE = "DONE.json"
 KEY = "KEY"
+T = TypeVar("T")
 
 
 def read_json(path: Path) -> dict:
@@ -33,18 +38,20 @@ class StageInterrupted(RuntimeError):
     """A trainer stopped on SIGTERM after committing a checkpoint; rerunning resumes."""
 
 
-def stage_key(name: str, settings: Any, upstream: Sequence[str] = ()) -> str:
-    """sha256 (16 hex) of the stage's name, settings (plain data) and upstream keys."""
-    blob = json.dumps({"format": FORMAT, "stage": name, "settings": settings, "upstream": list(upstream)},
-                      sort_keys=True, default=str)
+def stage_key(name: str, settings: Any, upstream: Sequence[str] = (), code: str = "") -> str:
+    """sha256 (16 hex) of the stage's name, settings (plain data), upstream keys and code digest."""
+    blob = json.dumps({"format": FORMAT, "stage": name, "settings": settings, "upstream": list(upstream),
+                       "code": code}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-@dataclass
-class StageResult:
+@dataclass(frozen=True)
+class StageResult(Generic[T]):
+    """A finished stage: its key, its typed output (an artifact dataclass), wall time, whether it was reused."""
+
     name: str
     key: str
-    info: dict
+    output: T
     wall_s: float
     skipped: bool
 
@@ -59,12 +66,15 @@ class Runner:
     results: dict[str, StageResult] = field(default_factory=dict)
 
     def stage(self, name: str, settings: Any, upstream: Sequence[StageResult | str],
-              work: Callable[[Path], dict]) -> StageResult:
-        """Run `work(stage_dir) -> info` unless the stage is done with the same key."""
+              work: Callable[[Path], T], *, code: Sequence[str] = ()) -> StageResult[T]:
+        """Run `work(stage_dir) -> output` unless the stage is done with the same key.
+
+        `code`: the modules the stage runs (its pipeline module and the trainers it calls); their
+        closure's sources enter the key (mgrd.pipeline.code).
+        """
         keys = [u.key if isinstance(u, StageResult) else u for u in upstream]
-        key = stage_key(name, settings, keys)
+        key = stage_key(name, settings, keys, code_digest(code) if code else "")
         sdir = self.run_dir / name
-        marker = sdir / DONE
         for where in (self.run_dir, *self.shared):
             reused = self._done(where, name, key)
             if reused is not None:
@@ -72,7 +82,10 @@ class Runner:
                          else f"[shared] {name}: done in {where}")
                 return reused
         if sdir.exists() and (not (sdir / KEY).is_file() or (sdir / KEY).read_text().strip() != key):
-            self.log(f"[redo] {name}: its inputs or settings changed")
+            self.log(f"[redo] {name}: its inputs, settings or code changed")
+            shutil.rmtree(sdir)
+        elif (sdir / DONE).is_file():
+            self.log(f"[redo] {name}: a file it wrote changed on disk")
             shutil.rmtree(sdir)
         resumed = (sdir / KEY).is_file()
         sdir.mkdir(parents=True, exist_ok=True)
@@ -81,24 +94,27 @@ class Runner:
         self.log(f"[{'resume' if resumed else 'run'}] {name}")
         t0 = time.perf_counter()
         try:
-            info = work(sdir)
+            output = normalized(work(sdir))
         finally:
             write_json_atomic(sdir / "wall.json", {"wall_s": previous + time.perf_counter() - t0})
         wall = previous + time.perf_counter() - t0
-        write_json_atomic(marker, {"key": key, "stage": name, "info": info, "wall_s": wall,
-                                   "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
-        result = StageResult(name, key, info, wall, False)
+        write_json_atomic(sdir / DONE, {"key": key, "stage": name, "output": encode(output), "wall_s": wall,
+                                        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        result = StageResult(name, key, output, wall, False)
         self.results[name] = result
         self.log(f"[done] {name} in {wall:.0f} s")
         return result
 
     def _done(self, run_dir: Path, name: str, key: str) -> StageResult | None:
-        """The result recorded in run_dir/name/DONE.json when it was made with `key`."""
+        """The result recorded in run_dir/name/DONE.json when it was made with `key` and its files are intact."""
         marker = run_dir / name / DONE
         done = read_json(marker) if marker.is_file() else {}
-        if done.get("key") != key:
+        if done.get("key") != key or "output" not in done:
             return None
-        result = StageResult(name, key, done.get("info", {}), float(done.get("wall_s", 0.0)), True)
+        output = decode(done["output"])
+        if not intact(output):
+            return None
+        result = StageResult(name, key, output, float(done.get("wall_s", 0.0)), True)
         self.results[name] = result
         return result
 
@@ -124,24 +140,33 @@ def rl_series(metrics_path: Path, keys: Sequence[str] = ("reward", "accuracy", "
 
 
 def write_summary(run_dir: Path, recipe_name: str, results: Mapping[str, StageResult], *, finished_run: bool) -> dict:
-    """summary.json from the stages' markers (see docs/pipeline.md for the schema)."""
+    """summary.json from the stages' typed outputs (see docs/pipeline.md for the schema)."""
+    from mgrd.pipeline import outputs as O
+    from mgrd.pipeline.artifacts import EvalResult
+    from mgrd.pipeline.verdicts import claims
+
     summary: dict[str, Any] = {"recipe": recipe_name, "run_dir": str(run_dir), "finished": finished_run,
                                "wall_s": sum(r.wall_s for r in results.values()),
                                "stages": [{"name": r.name, "wall_s": r.wall_s} for r in results.values()],
                                "evals": {}, "rl": {}, "distill": {}, "curation": {}}
     for r in results.values():
-        info = r.info
-        if "eval" in info:
-            summary["evals"][info.get("eval_name", r.name)] = info["eval"]
-        if "rl" in info:
-            summary["rl"][r.name] = info["rl"]
-        if "distill" in info:
-            summary["distill"][r.name.split("/")[0]] = info["distill"]
-        if "curation" in info:
-            summary["curation"][r.name.split("/")[0]] = info["curation"]
-        if "cognition" in info:
-            summary["cognition"] = info["cognition"]
-        if "world" in info:
-            summary["world"] = info["world"]
+        out, iteration = r.output, r.name.split("/")[0]
+        if isinstance(out, EvalResult):
+            summary["evals"][out.name] = out.load()
+        elif isinstance(out, O.RLTrained):
+            summary["rl"][r.name] = [dict(vars(p)) for p in out.series]
+        elif isinstance(out, O.Distilled):
+            summary["distill"][iteration] = out.report.summary()
+        elif isinstance(out, O.Curated):
+            summary["curation"][iteration] = out.report.summary()
+        elif isinstance(out, O.CognitionTrained):
+            summary["cognition"] = dict(vars(out.report))
+        elif isinstance(out, O.EncoderTrained) and out.probes:
+            summary.setdefault("perception", {})["encoder"] = dict(out.probes)
+        elif isinstance(out, O.DataSet):
+            summary["data"] = out.summary()
+            if out.source == "world":
+                summary["world"] = out.world_summary()
+    summary["claims"] = claims(summary)   # the paper's claims, each with its paired interval and verdict
     write_json_atomic(run_dir / "summary.json", summary)
     return summary

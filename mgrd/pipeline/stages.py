@@ -1,45 +1,65 @@
-"""The stages before MGRD proper: the world, the tiny base model and the three pretraining stand-ins, cold start.
+"""The stages before MGRD proper: the data (world or files), the base model, the three pretraining stand-ins, cold start.
 
 Each function takes the `Context` of a run and the upstream stage results, and returns the
-StageResult of its stage (info["model"] is the model directory a stage produced).
+StageResult of its stage, whose `output` is a typed artifact (mgrd.pipeline.outputs): a model
+stage's `output.model` is the ModelDir it produced.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
 
 from mgrd.data.records import Record
 from mgrd.pipeline import data as D
-from mgrd.pipeline.recipe import PPOSpec, Recipe, SFTSpec
+from mgrd.pipeline.artifacts import ModelDir, RecordFile, file_digest, files_digest
+from mgrd.pipeline.outputs import BaseModel, DataReport, DataSet, EncoderTrained, HasModel, RLPoint, RLTrained, Trained
+from mgrd.pipeline.recipe import DATA_SPLITS, PPOSpec, Recipe, SFTSpec
 from mgrd.pipeline.runner import Runner, StageResult, finished, read_json, rl_series
 from mgrd.training.config import OptimConfig, RunConfig, SourceConfig
+
+HERE = "mgrd.pipeline.stages"
+SFT_CODE = (HERE, "mgrd.training.sft")
+PPO_CODE = (HERE, "mgrd.training.ppo")
 
 
 @dataclass
 class Context:
-    """A run: its recipe, runner and the world's records (read once)."""
+    """A run: its recipe, runner and its data's records (read once)."""
 
     recipe: Recipe
     runner: Runner
     say: Callable[[str], None] = print
     progress: bool = True
-    world_dir: Path | None = None
+    data: DataSet | None = None
     _records: dict[str, list[Record]] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
         return self.runner.run_dir
 
+    @property
+    def world_dir(self) -> Path:
+        """The directory relative audio paths resolve against (a user file's records hold absolute ones)."""
+        return Path(self.data.root)
+
     def records(self, split: str) -> list[Record]:
         if split not in self._records:
-            from mgrd.data.dataset import read_split
+            if self.recipe.data.source == "files":
+                from mgrd.pipeline.sources import read_record_file
 
-            self._records[split] = list(read_split(self.world_dir, split))
+                path = getattr(self.recipe.data, split)
+                if not path:
+                    raise ValueError(f"the recipe has no data.{split} file")
+                self._records[split] = read_record_file(path)
+            else:
+                from mgrd.data.dataset import read_split
+
+                self._records[split] = list(read_split(self.world_dir, split))
         return self._records[split]
 
     @cached_property
@@ -49,6 +69,15 @@ class Context:
     @cached_property
     def text_items(self) -> list[Record]:
         return [r for r in self.records("train") if D.is_text_item(r)]
+
+    @cached_property
+    def rl_items(self) -> list[Record]:
+        """The audio questions of RL curation: the `rl` file's, else train's second half first (apart from
+        the distillation questions, which start at the beginning)."""
+        if self.recipe.data.rl:
+            return [r for r in self.records("rl") if D.is_audio_item(r)]
+        half = len(self.audio_items) // 2
+        return self.audio_items[half:] + self.audio_items[:half]
 
     def run_config(self, sdir: Path, steps: int) -> RunConfig:
         # The stage key already pins config and data (a changed key clears the stage directory), so a
@@ -63,8 +92,48 @@ def settings(*specs) -> list:
     return [dataclasses.asdict(s) if dataclasses.is_dataclass(s) else s for s in specs]
 
 
-# ---- world and base model ------------------------------------------------------------------------
-def world(ctx: Context) -> StageResult:
+def model_of(stage: StageResult[HasModel]) -> str:
+    """The model directory a stage produced (the one the next stage starts from)."""
+    return stage.output.model.path
+
+
+# ---- data and base model -------------------------------------------------------------------------
+def split_report(split: str, records: Sequence[Record]) -> DataReport:
+    return DataReport(split, len(records), sum(D.is_audio_item(r) for r in records),
+                      sum(D.is_text_item(r) for r in records), sum(bool(r.facts) for r in records),
+                      sum(D.has_chain(r) for r in records))
+
+
+def data(ctx: Context) -> StageResult[DataSet]:
+    """The run's records: the generated world, or the recipe's record files (checked, then fingerprinted)."""
+    if ctx.recipe.data.source == "world":
+        return world(ctx)
+    spec = ctx.recipe.data
+    splits = [s for s in DATA_SPLITS if getattr(spec, s)]
+    for split in ("train", "rl", "heldout"):   # what self-distillation, curation and evaluation ask
+        if split in splits and not any(D.is_audio_item(r) for r in ctx.records(split)):
+            raise ValueError(f"data.{split} ({getattr(spec, split)}) has no question with audio; MGRD trains and "
+                             "evaluates on audio questions (records with an `audio` list)")
+    # The key covers the files' contents and every clip they name: edited data reruns what depends on it.
+    fingerprint = {s: {"records": file_digest(getattr(spec, s)),
+                       "audio": files_digest({a: file_digest(a) for r in ctx.records(s) for a in r.audio})}
+                   for s in splits}
+
+    def work(sdir: Path) -> DataSet:
+        reports = tuple(split_report(s, ctx.records(s)) for s in splits)
+        for r in reports:
+            ctx.say(f"  data.{r.split}: {r.records} records ({r.audio} with audio, {r.text} text, "
+                    f"{r.with_facts} with facts, {r.with_chain} with a reasoning chain)")
+        return DataSet("files", str(Path(spec.train).resolve().parent),
+                       {s: RecordFile.of(getattr(spec, s)) for s in splits}, reports)
+
+    result = ctx.runner.stage("data", settings(spec, fingerprint), [], work, code=(HERE, "mgrd.pipeline.sources"))
+    ctx.data = result.output
+    return result
+
+
+def world(ctx: Context) -> StageResult[DataSet]:
+    from mgrd.data.dataset import read_split, split_path
     from mgrd.data.world.generate import WorldConfig, generate_split
     from mgrd.data.world.voice import voice_missing
 
@@ -76,32 +145,33 @@ def world(ctx: Context) -> StageResult:
         families = [f for f in (families or ["sound", "music", "speech", "composite", "cognition", "text"])
                     if f != "speech"]
 
-    def work(sdir: Path) -> dict:
-        out = {}
+    def work(sdir: Path) -> DataSet:
+        root = sdir / "data"
         for split, n in (("train", spec.train), ("heldout", spec.heldout)):
             cfg = WorldConfig(split, n, tuple(families) if families else None, spec.seed, spec.bait_share)
-            entry = generate_split(sdir / "data", cfg, workers=spec.workers, on_message=ctx.say)
-            out[split] = entry["records"]
-        return {"world": {**out, "families": families or "all", "speech": not missing}, "dir": str(sdir / "data")}
+            generate_split(root, cfg, workers=spec.workers, on_message=ctx.say)
+        reports = tuple(split_report(s, list(read_split(root, s))) for s in ("train", "heldout"))
+        return DataSet("world", str(root.resolve()), {s: RecordFile.of(split_path(root, s)) for s in ("train", "heldout")},
+                       reports, tuple(families) if families else "all", not missing)
 
-    result = ctx.runner.stage("world", settings(spec, families), [], work)
-    ctx.world_dir = Path(result.info["dir"])
+    result = ctx.runner.stage("world", settings(spec, families), [], work,
+                              code=(HERE, "mgrd.data.world.generate", "mgrd.data.world.voice"))
+    ctx.data = result.output
     return result
 
 
-def base_model(ctx: Context, world_stage: StageResult) -> StageResult:
-    """The starting checkpoint: `model.base`, or a new tiny model with a BPE trained on the world's text."""
+def base_model(ctx: Context, data_stage: StageResult[DataSet]) -> StageResult[BaseModel]:
+    """The starting checkpoint: `model.base`, or a new tiny model with a BPE trained on the data's text."""
     spec = ctx.recipe.model
-    if spec.base:   # the world stays upstream: later stages read its data
-        def released(sdir: Path) -> dict:
-            if not (Path(spec.base) / "config.json").is_file():
-                raise FileNotFoundError(f"model.base={spec.base} is not a checkpoint directory (no config.json); "
-                                        "give a local Step-Audio-2-mini or Step-Audio-R1 directory")
-            return {"model": str(Path(spec.base).resolve())}
+    if spec.base:   # the data stays upstream: later stages read it
+        if not (Path(spec.base) / "config.json").is_file():
+            raise FileNotFoundError(f"model.base={spec.base} is not a checkpoint directory (no config.json); "
+                                    "give a local Step-Audio-2-mini or Step-Audio-R1 directory")
+        released = ModelDir.of(spec.base)   # its digest in the key: new weights at the same path rerun
+        return ctx.runner.stage("base", settings(spec, released.digest), [data_stage],
+                                lambda sdir: BaseModel(released), code=(HERE,))
 
-        return ctx.runner.stage("base", settings(spec), [world_stage], released)
-
-    def work(sdir: Path) -> dict:
+    def work(sdir: Path) -> BaseModel:
         from mgrd.chat import train_tokenizer
         from mgrd.chat.corpus import tiny_corpus
         from mgrd.model import AudioTokenIds, build_model, save_pretrained
@@ -126,36 +196,48 @@ def base_model(ctx: Context, world_stage: StageResult) -> StageResult:
             audio_token_ids=AudioTokenIds(sp.audio_start, sp.audio_end, sp.audio_patch))
         model = build_model(config, seed=ctx.recipe.seed)
         save_pretrained(model, sdir / "model", tokenizer=tokenizer)
-        return {"model": str(sdir / "model"), "parameters": sum(p.numel() for p in model.parameters())}
+        return BaseModel(ModelDir.of(sdir / "model"), sum(p.numel() for p in model.parameters()))
 
-    return ctx.runner.stage("base", settings(spec), [world_stage], work)
+    return ctx.runner.stage("base", settings(spec), [data_stage], work,
+                            code=(HERE, "mgrd.chat", "mgrd.chat.corpus", "mgrd.model", "mgrd.model.config"))
 
 
 # ---- supervised stages ---------------------------------------------------------------------------
-def sft_stage(ctx: Context, name: str, spec: SFTSpec, upstream: list[StageResult], model_from: StageResult,
-              make_sources: Callable[[Path], list[SourceConfig]], extra_settings=None) -> StageResult:
+def sft_stage(ctx: Context, name: str, spec: SFTSpec, upstream: list[StageResult], model_from: StageResult[HasModel],
+              make_sources: Callable[[Path], list[SourceConfig]], extra_settings=None,
+              code: Sequence[str] = ()) -> StageResult[HasModel]:
     """An SFT stage on sources written by `make_sources(stage_dir)`; steps 0 skips it."""
     if spec.steps <= 0:
         return model_from
 
-    def work(sdir: Path) -> dict:
+    def work(sdir: Path) -> Trained:
         from mgrd.training.config import SFTConfig
         from mgrd.training.sft import train_sft
 
-        cfg = SFTConfig(model=model_from.info["model"], data=make_sources(sdir), max_steps=spec.steps,
+        cfg = SFTConfig(model=model_of(model_from), data=make_sources(sdir), max_steps=spec.steps,
                         batch_size=spec.batch_size, max_length=4096,
                         optim=OptimConfig(lr=spec.lr, warmup_steps=spec.warmup_steps, weight_decay=0.0),
                         run=ctx.run_config(sdir, spec.steps))
         result = finished(train_sft(cfg))
         losses = result.losses
-        return {"model": str(result.model_dir), "steps": result.steps,
-                "final_loss": sum(losses[-10:]) / len(losses[-10:]) if losses else None}
+        return Trained(ModelDir.of(result.model_dir), result.steps,
+                       sum(losses[-10:]) / len(losses[-10:]) if losses else None)
 
-    return ctx.runner.stage(name, settings(spec, extra_settings), upstream + [model_from], work)
+    return ctx.runner.stage(name, settings(spec, extra_settings), upstream + [model_from], work,
+                            code=(*SFT_CODE, *code))
 
 
-def text_pretrain(ctx: Context, base: StageResult) -> StageResult:
-    """Language modelling (loss on every token) on the world's text items: the stand-in for a text LLM."""
+def skipped(ctx: Context, name: str, why: str, upstream: StageResult) -> StageResult:
+    """Say that a stage is left out for want of data, and hand on its upstream model."""
+    ctx.say(f"[skip] {name}: {why}")
+    return upstream
+
+
+def text_pretrain(ctx: Context, base: StageResult[HasModel]) -> StageResult[HasModel]:
+    """Language modelling (loss on every token) on the text items: the stand-in for a text LLM."""
+    if not ctx.text_items and ctx.recipe.text_pretrain.steps > 0:
+        return skipped(ctx, "text_pretrain", "the train data has no text records (records without audio)", base)
+
     def sources(sdir: Path) -> list[SourceConfig]:
         recs = [D.sft_record(r, ctx.world_dir, "grounded") for r in ctx.text_items]
         return [SourceConfig(D.write(sdir / "text.jsonl", recs), loss_on="all")]
@@ -169,11 +251,11 @@ def encoder_pretrain(ctx: Context, upstream: StageResult) -> StageResult:
     if spec.steps <= 0:
         return upstream
 
-    def work(sdir: Path) -> dict:
+    def work(sdir: Path) -> EncoderTrained:
         from mgrd.training.config import EncoderPretrainConfig
         from mgrd.training.encoder_pretrain import train_encoder
 
-        cfg = EncoderPretrainConfig(model=upstream.info["model"], data=encoder_sources(ctx, sdir, spec),
+        cfg = EncoderPretrainConfig(model=model_of(upstream), data=encoder_sources(ctx, sdir, spec),
                                     eval_data=encoder_probe_sources(ctx, sdir, spec), max_steps=spec.steps,
                                     batch_size=spec.batch_size,
                                     optim=OptimConfig(lr=spec.lr, warmup_steps=spec.warmup_steps),
@@ -181,11 +263,12 @@ def encoder_pretrain(ctx: Context, upstream: StageResult) -> StageResult:
         result = finished(train_encoder(cfg))
         last = result.history[-1] if result.history else {}
         probes = Path(cfg.run.dir) / "probes.json"
-        return {"model": str(result.model_dir), "steps": result.steps,
-                "final": {k: v for k, v in last.items() if k.endswith(("_acc", "_mae"))},
-                "probes": read_json(probes) if probes.is_file() else None}
+        return EncoderTrained(ModelDir.of(result.model_dir), result.steps,
+                              {k: v for k, v in last.items() if k.endswith(("_acc", "_mae"))},
+                              read_json(probes) if probes.is_file() else None)
 
-    return ctx.runner.stage("encoder_pretrain", settings(spec), [upstream], work)
+    return ctx.runner.stage("encoder_pretrain", settings(spec), [upstream], work,
+                            code=(HERE, "mgrd.training.encoder_pretrain"))
 
 
 def encoder_sources(ctx: Context, sdir: Path, spec) -> list[SourceConfig]:
@@ -214,25 +297,37 @@ def encoder_probe_sources(ctx: Context, sdir: Path, spec) -> list[SourceConfig]:
     return [SourceConfig(D.write(sdir / "probe_clips.jsonl", clips))] if clips else []
 
 
-def audio_pretrain(ctx: Context, upstream: StageResult) -> StageResult:
-    """Perception questions (answer only) and descriptions through the decoder, encoder frozen."""
+def audio_pretrain(ctx: Context, upstream: StageResult[HasModel]) -> StageResult[HasModel]:
+    """Perception questions (answer only) and descriptions (from facts-checked chains) through the decoder,
+    encoder frozen."""
     def sources(sdir: Path) -> list[SourceConfig]:
         answers = [D.sft_record(r, ctx.world_dir, "empty") for r in ctx.audio_items]
         described = [d for r in ctx.audio_items if (d := D.description_record(r, ctx.world_dir))]
-        return [SourceConfig(D.write(sdir / "answers.jsonl", answers)),
-                SourceConfig(D.write(sdir / "descriptions.jsonl", described))]
+        out = [SourceConfig(D.write(sdir / "answers.jsonl", answers))]
+        if described:   # every world clip has one; user records only where a chain states checked facts
+            out.append(SourceConfig(D.write(sdir / "descriptions.jsonl", described)))
+        return out
 
     return sft_stage(ctx, "audio_pretrain", ctx.recipe.audio_pretrain, [], upstream, sources)
 
 
-def cold_start(ctx: Context, upstream: StageResult) -> StageResult:
-    """Text CoT + audio with empty think + audio CoT (a share of the audio items) + self-cognition bait."""
+def cold_start(ctx: Context, upstream: StageResult[HasModel]) -> StageResult[HasModel]:
+    """Text CoT + audio with empty think + audio CoT (a share of the audio items) + self-cognition bait.
+
+    Audio CoT comes only from records that carry a chain in `cot_style` (every world record; user
+    records with `reasoning`); the other audio records are trained with an empty think.
+    """
     spec = ctx.recipe.cold_start
 
     def sources(sdir: Path) -> list[SourceConfig]:
         audio = ctx.audio_items
         n_cot = round(spec.audio_cot_share * len(audio))
-        cot, empty = audio[:n_cot], audio[n_cot:]
+        cot = [r for r in audio if D.has_chain(r, spec.cot_style)][:n_cot]
+        chosen = {id(r) for r in cot}
+        empty = [r for r in audio if id(r) not in chosen]
+        if len(cot) < n_cot:
+            ctx.say(f"  cold start: {len(cot)} audio records carry a {spec.cot_style} chain "
+                    f"(audio_cot_share asks for {n_cot}); the rest are trained with an empty think")
         bait = [r for r in ctx.records("train") if D.is_bait(r)]
         parts = [("text_cot", [D.sft_record(r, ctx.world_dir, "grounded") for r in ctx.text_items], spec.text_ratio),
                  ("audio_empty", [D.sft_record(r, ctx.world_dir, "empty") for r in empty], spec.audio_ratio),
@@ -247,17 +342,18 @@ def cold_start(ctx: Context, upstream: StageResult) -> StageResult:
 
 
 # ---- PPO -----------------------------------------------------------------------------------------
-def ppo_stage(ctx: Context, name: str, spec: PPOSpec, upstream: list[StageResult], model_from: StageResult,
-              make_sources: Callable[[Path], list[SourceConfig]], extra_settings=None) -> StageResult:
-    """PPO with the world's grader and the modality reward (eq. 8); iterations 0 skips it."""
+def ppo_stage(ctx: Context, name: str, spec: PPOSpec, upstream: list[StageResult], model_from: StageResult[HasModel],
+              make_sources: Callable[[Path], list[SourceConfig]], extra_settings=None,
+              code: Sequence[str] = ()) -> StageResult[HasModel]:
+    """PPO with the records' grader and the modality reward (eq. 8); iterations 0 skips it."""
     if spec.iterations <= 0:
         return model_from
 
-    def work(sdir: Path) -> dict:
+    def work(sdir: Path) -> RLTrained:
         from mgrd.training.config import PPOConfig
         from mgrd.training.ppo import train_ppo
 
-        cfg = PPOConfig(model=model_from.info["model"], prompts=make_sources(sdir), iterations=spec.iterations,
+        cfg = PPOConfig(model=model_of(model_from), prompts=make_sources(sdir), iterations=spec.iterations,
                         prompts_per_iteration=spec.prompts_per_iteration, samples_per_prompt=spec.samples_per_prompt,
                         max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, reward="modality",
                         accuracy_weight=spec.accuracy_weight, format_weight=spec.format_weight, epochs=spec.epochs,
@@ -265,14 +361,18 @@ def ppo_stage(ctx: Context, name: str, spec: PPOSpec, upstream: list[StageResult
                         optim=OptimConfig(lr=spec.lr), critic_optim=OptimConfig(lr=spec.critic_lr),
                         run=ctx.run_config(sdir, spec.iterations))
         result = finished(train_ppo(cfg, grader=D.world_grader))
-        return {"model": str(result.model_dir), "iterations": result.steps,
-                "rl": rl_series(Path(cfg.run.dir) / "metrics.jsonl")}
+        series = tuple(RLPoint(**p) for p in rl_series(Path(cfg.run.dir) / "metrics.jsonl"))
+        return RLTrained(ModelDir.of(result.model_dir), result.steps, series)
 
-    return ctx.runner.stage(name, settings(spec, extra_settings), upstream + [model_from], work)
+    return ctx.runner.stage(name, settings(spec, extra_settings), upstream + [model_from], work,
+                            code=(*PPO_CODE, "mgrd.tasks.world", *code))
 
 
-def text_rl(ctx: Context, upstream: StageResult) -> StageResult:
-    """Text RLVR: PPO on the world's text questions, reward = accuracy."""
+def text_rl(ctx: Context, upstream: StageResult[HasModel]) -> StageResult[HasModel]:
+    """Text RLVR: PPO on the text questions, reward = accuracy."""
+    if not ctx.text_items and ctx.recipe.text_rl.iterations > 0:
+        return skipped(ctx, "text_rl", "the train data has no text records (records without audio)", upstream)
+
     def sources(sdir: Path) -> list[SourceConfig]:
         recs = [D.prompt_record(r, ctx.world_dir) for r in ctx.text_items]
         return [SourceConfig(D.write(sdir / "prompts.jsonl", recs))]

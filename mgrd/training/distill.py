@@ -1,25 +1,28 @@
 """Self-distillation (paper eq. 4) and the filters that keep only grounded, coherent, correct chains.
 
-The current model samples K chains per audio question; each chain passes through the filters in
-order (correctness, acoustic grounding, logical coherence, self-cognition) and the kept ones
+The current model samples K chains per question of a task; each chain passes through the filters
+in order (correctness, acoustic grounding, logical coherence, self-cognition) and the kept ones
 become SFT data. Every filter reports how many chains it saw, kept, and why it dropped the others.
+
+A task here is anything with `messages(item)` and `grade(item, answer)` over `mgrd.tasks.TaskItem`s
+(a `mgrd.tasks.Task` is one); an item's acoustic facts, when known, are `item.meta["facts"]`
+(`{name, value, unit, event}`), and the grounding filter checks the chain's claims against them.
+Without facts it falls back on the share of acoustic statements (mgrd.scoring.grounding) and, when
+given, an LLM judge of grounding.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from mgrd.data.records import Record, messages_for
 from mgrd.remote import JudgeFailed, RetryPolicy
 from mgrd.scoring import extract_number, match_choice, normalize
 from mgrd.scoring.grounding import verify_grounding
-from mgrd.tasks.world import WorldTask, record_item
+from mgrd.tasks.base import TaskItem
 from mgrd.training.cognition import CognitionJudge, is_denial, yes_no_endpoint
 
 # The closing line of a chain: "So the answer is X.", "Therefore the answer is X.", "Hence: X."
@@ -28,11 +31,24 @@ _CONCLUSION = re.compile(r"(?:answer is|hence:)\s*(.+?)\s*\.?\s*$", re.IGNORECAS
 JUDGE_FAILED = "judge failed"
 
 
+class ChainTask(Protocol):
+    """What self-distillation needs of a task: the prompt of an item and the grader of its answers."""
+
+    def messages(self, item: TaskItem) -> list[dict]: ...
+
+    def grade(self, item: TaskItem, answer: str) -> float | None: ...
+
+
+def item_facts(item: TaskItem) -> list[dict]:
+    """The item's known acoustic facts (empty when the data has none)."""
+    return [dict(f) for f in item.meta.get("facts") or ()]
+
+
 @dataclass(frozen=True)
 class Chain:
-    """One sampled completion of a world record: its reasoning and final answer."""
+    """One sampled completion of a task item: its reasoning and final answer."""
 
-    record: Record
+    item: TaskItem
     sample: int
     reasoning: str
     answer: str
@@ -65,33 +81,41 @@ class ChainFilter:
     check: Callable[[Chain], "str | None"]
 
 
-def grade_record(record: Record, answer: str) -> float | None:
-    """The world's grader for a record's final answer (1 right, 0 wrong, None unscorable)."""
-    return WorldTask([]).grade(record_item(record, "."), answer)
-
-
-def correctness_filter(grade: Callable[[Record, str], "float | None"] = grade_record) -> ChainFilter:
-    """Keep chains whose final answer the grader scores 1."""
+def correctness_filter(grade: Callable[[TaskItem, str], "float | None"]) -> ChainFilter:
+    """Keep chains whose final answer the grader (a task's `grade`) scores 1."""
     def check(chain: Chain) -> str | None:
         if not chain.well_formed:
             return "malformed (no single </think>)"
-        score = grade(chain.record, chain.answer)
+        score = grade(chain.item, chain.answer)
         if score is None:
             return "answer not scorable"
         return None if score >= 1.0 else "wrong answer"
     return ChainFilter("correctness", check)
 
 
-def grounding_filter(min_score: float = 0.75, min_claim_accuracy: float = 1.0) -> ChainFilter:
-    """Keep chains whose acoustic claims are verified against the record's facts.
+GroundingJudge = Callable[[str, str], "bool | None"]
+"""(question, reasoning) -> True when the reasoning refers to what was heard; None when unsure."""
+
+
+def grounding_filter(min_score: float = 0.75, min_claim_accuracy: float = 1.0,
+                     judge: GroundingJudge | None = None) -> ChainFilter:
+    """Keep chains whose acoustic claims are verified against the item's facts.
 
     Mentioning acoustic words is not enough: at least one claim must be checkable, the share of
-    matching claims must reach `min_claim_accuracy` and the verifier's score `min_score`.
+    matching claims must reach `min_claim_accuracy` and the verifier's score `min_score`. An item
+    without facts is judged on its share of acoustic statements (>= `min_score`) and, with a
+    `judge`, the judge's NO drops it.
     """
     def check(chain: Chain) -> str | None:
-        facts = [f.__dict__ for f in chain.record.facts]
+        facts = item_facts(chain.item)
         g = verify_grounding(chain.reasoning, facts)
-        if facts and g.claim_accuracy is None:
+        if not facts:
+            if g.acoustic_share < min_score:
+                return "reasoning cites text, not sound"
+            if judge is not None and judge(chain.item.question, chain.reasoning) is False:
+                return "judge: reasoning does not refer to the audio"
+            return None
+        if g.claim_accuracy is None:
             return "no verifiable acoustic claim"
         if g.claim_accuracy is not None and g.claim_accuracy < min_claim_accuracy:
             return "acoustic claim contradicts the facts"
@@ -159,10 +183,10 @@ def coherence_filter(judge: LogicJudge | None = None, max_repeats: int = 2) -> C
         concluded = concluded_answer(chain.reasoning)
         if concluded is None:
             return "reasoning reaches no conclusion"
-        if not same_answer(concluded, chain.answer, chain.record.choices):
+        if not same_answer(concluded, chain.answer, chain.item.choices or None):
             return "conclusion differs from the final answer"
         try:
-            if judge is not None and judge(chain.record.question, chain.reasoning, chain.answer) is False:
+            if judge is not None and judge(chain.item.question, chain.reasoning, chain.answer) is False:
                 return "judge: reasoning does not support the answer"
         except JudgeFailed:
             return JUDGE_FAILED
@@ -174,17 +198,25 @@ def cognition_filter(judge: CognitionJudge | None = None) -> ChainFilter:
     """Drop chains that deny being able to hear (the world's rule, or a judge)."""
     def check(chain: Chain) -> str | None:
         try:
-            return "denies hearing" if is_denial(chain.record.question, chain.completion, judge) else None
+            return "denies hearing" if is_denial(chain.item.question, chain.completion, judge) else None
         except JudgeFailed:
             return JUDGE_FAILED
     return ChainFilter("self-cognition", check)
 
 
-def default_filters(*, min_grounding: float = 0.75, logic_judge: LogicJudge | None = None,
-                    cognition_judge: CognitionJudge | None = None) -> list[ChainFilter]:
-    """The MGRD filters in order: correctness, acoustic grounding, logical coherence, self-cognition."""
-    return [correctness_filter(), grounding_filter(min_grounding), coherence_filter(logic_judge),
-            cognition_filter(cognition_judge)]
+def default_filters(task: ChainTask, *, min_grounding: float = 0.75, logic_judge: LogicJudge | None = None,
+                    cognition_judge: CognitionJudge | None = None,
+                    grounding_judge: GroundingJudge | None = None) -> list[ChainFilter]:
+    """The MGRD filters in order: correctness (the task's grader), acoustic grounding, logical coherence,
+    self-cognition."""
+    return [correctness_filter(task.grade), grounding_filter(min_grounding, judge=grounding_judge),
+            coherence_filter(logic_judge), cognition_filter(cognition_judge)]
+
+
+def grounding_evidence(chains: Sequence[Chain]) -> dict[str, int]:
+    """How many chains the grounding filter can check against facts, and how many only by the lexicon."""
+    with_facts = sum(1 for c in chains if item_facts(c.item))
+    return {"facts": with_facts, "lexicon": len(chains) - with_facts}
 
 
 def apply_filters(chains: Sequence[Chain], filters: Sequence[ChainFilter]) -> tuple[list[Chain], list[FilterReport]]:
@@ -206,39 +238,31 @@ def apply_filters(chains: Sequence[Chain], filters: Sequence[ChainFilter]) -> tu
     return kept, reports
 
 
-def prompt_messages(record: Record, root: str | os.PathLike) -> list[dict]:
-    """The user turn of a world record with its audio paths resolved against the dataset directory."""
-    user = messages_for(record, "empty")[0]
-    content = [dict(p, audio=str(Path(root) / p["audio"])) if p.get("type") == "audio" else dict(p)
-               for p in user["content"]]
-    return [{"role": "user", "content": content}]
-
-
-def sample_chains(engine, records: Sequence[Record], root: str | os.PathLike, *, samples: int, max_tokens: int,
+def sample_chains(engine, task: ChainTask, items: Sequence[TaskItem], *, samples: int, max_tokens: int,
                   temperature: float = 1.0, seed: int = 0, batch_prompts: int = 16,
                   on_progress: Callable[[int, int], None] | None = None) -> list[Chain]:
-    """K = `samples` chains per record from `engine` (an mgrd.inference.Engine), record-major order."""
+    """K = `samples` chains per item from `engine` (an mgrd.inference.Engine), item-major order."""
     from mgrd.inference import SamplingParams, build_prompt
 
     chains: list[Chain] = []
-    for start in range(0, len(records), batch_prompts):
-        chunk = records[start:start + batch_prompts]
-        prompts = [build_prompt(prompt_messages(r, root), engine.tokenizer) for r in chunk]
+    for start in range(0, len(items), batch_prompts):
+        chunk = items[start:start + batch_prompts]
+        prompts = [build_prompt(task.messages(item), engine.tokenizer) for item in chunk]
         params = [SamplingParams(n=samples, max_tokens=max_tokens, temperature=temperature,
                                  seed=(seed * 1_000_003 + start + i) % 2**62) for i in range(len(chunk))]
-        for record, gens in zip(chunk, engine.generate(prompts, params)):
+        for item, gens in zip(chunk, engine.generate(prompts, params)):
             for g in gens:   # the engine splits reasoning and answer (it knows what the prompt held)
-                chains.append(Chain(record, g.sample_index, g.reasoning, g.answer,
+                chains.append(Chain(item, g.sample_index, g.reasoning, g.answer,
                                     g.well_formed and g.finish_reason == "stop"))
         if on_progress:
-            on_progress(min(start + batch_prompts, len(records)), len(records))
+            on_progress(min(start + batch_prompts, len(items)), len(items))
     return chains
 
 
-def sft_record(chain: Chain, root: str | os.PathLike) -> dict[str, Any]:
-    """An SFT record (user turn + the chain as the assistant target), audio paths absolute."""
-    return {"messages": prompt_messages(chain.record, root) + [{"role": "assistant", "content": chain.completion}],
-            "id": chain.record.id}
+def sft_record(chain: Chain, task: ChainTask) -> dict[str, Any]:
+    """An SFT record (the task's user turn + the chain as the assistant target)."""
+    return {"messages": task.messages(chain.item) + [{"role": "assistant", "content": chain.completion}],
+            "id": chain.item.id}
 
 
 def summarize(reports: Sequence[FilterReport]) -> dict[str, Any]:

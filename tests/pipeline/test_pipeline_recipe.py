@@ -50,6 +50,8 @@ def test_overrides_are_dotted_and_typed(tmp_path):
     ("iterations.count=-1", ["iterations.count"]),
     ("cold_start.steps=many", ["cold_start.steps", "int"]),
     ("novalue", ["key=value"]),
+    ("data.source=hub", ["data.source", "world, files"]),
+    ("data.train=x.jsonl", ["data.train", "data.source is world"]),
 ])
 def test_bad_settings_are_refused_naming_the_key(override, words):
     with pytest.raises(ValueError) as e:
@@ -94,3 +96,14 @@ def test_a_missing_base_checkpoint_is_a_clear_error(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "model.base=" in proc.stderr and "not a checkpoint directory" in proc.stderr
+
+
+def test_the_data_section_defaults_to_the_world_and_files_need_train_and_heldout():
+    assert load_recipe("smoke").data.source == "world"
+    r = load_recipe("smoke", ["data.source=files", "data.train=a.jsonl", "data.heldout=b.jsonl"])
+    assert (r.data.source, r.data.train, r.data.rl, r.data.heldout, r.data.dev) == \
+        ("files", "a.jsonl", None, "b.jsonl", None)
+    with pytest.raises(ValueError, match="data.source=files needs data.heldout"):
+        load_recipe("smoke", ["data.source=files", "data.train=a.jsonl"])
+    with pytest.raises(ValueError, match="data.source=files needs data.train"):
+        load_recipe("smoke", ["data.source=files", "data.heldout=b.jsonl"])

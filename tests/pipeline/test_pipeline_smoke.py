@@ -45,7 +45,7 @@ def _kill_during_cold_start(run_dir: Path) -> None:
     assert not (stage / "DONE.json").exists(), "killed too late: cold start had already finished"
 
 
-def test_smoke_recipe_kill_resume_report_and_rerun(tmp_path):
+def test_smoke_recipe_kill_resume_report_and_rerun(tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     _kill_during_cold_start(run_dir)
 
@@ -78,6 +78,22 @@ def test_smoke_recipe_kill_resume_report_and_rerun(tmp_path):
     log = _run(run_dir, "cognition.steps=2")
     ran = {line.split()[1].rstrip(":") for line in log.splitlines() if line.startswith(("[run]", "[redo]"))}
     assert ran == {"cognition", "eval/final"}
+
+    # A fix in the curation module reruns the curation and what descends from it, nothing else.
+    from mgrd.pipeline import code
+    from mgrd.pipeline.pipeline import run_pipeline
+    from mgrd.pipeline.recipe import load_recipe
+
+    source = code.module_source
+    monkeypatch.setattr(code, "module_source",
+                        lambda name: source(name) + (b"\n# fixed\n" if name == "mgrd.training.curation" else b""))
+    said: list[str] = []
+    fixed = run_pipeline(load_recipe(RECIPE, [*OVERRIDES, "cognition.steps=2"]), run_dir, say=said.append,
+                         progress=False)
+    ran = {line.split()[1].rstrip(":") for line in said if line.startswith(("[run]", "[redo]"))}
+    assert ran == {"iter1/curate", "iter1/rl", "cognition", "eval/final"}
+    assert "[redo] iter1/curate: its inputs, settings or code changed" in said
+    assert fixed["finished"] is True and list(fixed["evals"]) == ["cold_start", "final"]
 
 
 def test_report_regenerates_from_the_run_directory_alone(tmp_path):

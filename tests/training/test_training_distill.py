@@ -8,9 +8,12 @@ from mgrd.data.records import answer_text
 from mgrd.data.world.families import make_record
 from mgrd.inference import Engine
 from mgrd.model import AudioTokenIds, build_model, micro_config
+from mgrd.tasks.base import TaskItem
+from mgrd.tasks.world import WorldTask, record_item
 from mgrd.training.distill import (Chain, ChainFilter, apply_filters, cognition_filter, coherence_filter,
-                                   concluded_answer, correctness_filter, default_filters, grounding_filter,
-                                   repeated_line, same_answer, sample_chains, summarize)
+                                   concluded_answer, correctness_filter, default_filters, grounding_evidence,
+                                   grounding_filter, repeated_line, same_answer, sample_chains, sft_record,
+                                   summarize)
 
 
 def _beep_record():
@@ -28,16 +31,18 @@ def _beep_record():
 
 
 RECORD, SAID, EVENT, COUNTS = _beep_record()
+ITEM = record_item(RECORD, ".")
+TASK = WorldTask([ITEM])
 GROUNDED = RECORD.reasoning["grounded"]
 RIGHT = answer_text(RECORD)
 
 
-def chain(reasoning=GROUNDED, answer=RIGHT, well_formed=True, record=RECORD, sample=0):
-    return Chain(record, sample, reasoning, answer, well_formed)
+def chain(reasoning=GROUNDED, answer=RIGHT, well_formed=True, item=ITEM, sample=0):
+    return Chain(item, sample, reasoning, answer, well_formed)
 
 
 def reasons(c):
-    return {f.name: f.check(c) for f in default_filters()}
+    return {f.name: f.check(c) for f in default_filters(TASK)}
 
 
 def _wrong_number():
@@ -52,14 +57,14 @@ def test_the_records_own_grounded_chain_passes_every_filter():
 
 def test_a_wrong_final_answer_is_dropped_by_correctness():
     wrong = str(int(RECORD.answer) + 1)
-    assert correctness_filter().check(chain(answer=wrong)) == "wrong answer"
-    assert correctness_filter().check(chain(well_formed=False)) == "malformed (no single </think>)"
+    assert correctness_filter(TASK.grade).check(chain(answer=wrong)) == "wrong answer"
+    assert correctness_filter(TASK.grade).check(chain(well_formed=False)) == "malformed (no single </think>)"
     assert correctness_filter(lambda r, a: None).check(chain()) == "answer not scorable"
 
 
 def test_the_surrogate_chain_with_the_right_answer_is_dropped_by_grounding():
     c = chain(reasoning=RECORD.reasoning["surrogate"])
-    assert correctness_filter().check(c) is None
+    assert correctness_filter(TASK.grade).check(c) is None
     assert grounding_filter().check(c) is not None
 
 
@@ -111,7 +116,7 @@ def test_apply_filters_chains_the_counts_and_summarize_keeps_the_rate():
               chain(reasoning=wrong_count),                                 # grounding
               chain(reasoning="\n".join([GROUNDED.splitlines()[1]] * 4 + GROUNDED.splitlines())),  # coherence
               chain(reasoning="I cannot hear audio.\n" + GROUNDED)]         # self-cognition
-    kept, reports = apply_filters(chains, default_filters())
+    kept, reports = apply_filters(chains, default_filters(TASK))
     assert [c.sample for c in kept] == [0, 1] and kept[0] is chains[0]
     assert [(r.name, r.seen, r.kept) for r in reports] == [
         ("correctness", 7, 6), ("grounding", 6, 4), ("coherence", 4, 3), ("self-cognition", 3, 2)]
@@ -129,7 +134,7 @@ def test_apply_filters_chains_the_counts_and_summarize_keeps_the_rate():
 
 def test_a_filter_that_sees_nothing_reports_zero():
     drop_all = ChainFilter("none", lambda c: "no")
-    kept, reports = apply_filters([chain(), chain()], [drop_all, correctness_filter()])
+    kept, reports = apply_filters([chain(), chain()], [drop_all, correctness_filter(TASK.grade)])
     assert kept == [] and [(r.seen, r.kept) for r in reports] == [(2, 0), (0, 0)]
 
 
@@ -185,11 +190,68 @@ def test_sample_chains_returns_samples_per_record_in_record_major_order(engine, 
             (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
             sf.write(tmp_path / path, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000, format="FLAC")
     progress = []
-    chains = sample_chains(engine, records, tmp_path, samples=2, max_tokens=4, batch_prompts=2,
+    task = WorldTask([record_item(r, tmp_path) for r in records])
+    items = task.items()
+    chains = sample_chains(engine, task, items, samples=2, max_tokens=4, batch_prompts=2,
                            on_progress=lambda done, total: progress.append((done, total)))
-    assert [(c.record.id, c.sample) for c in chains] == [("a", 0), ("a", 1), ("b", 0), ("b", 1), ("c", 0), ("c", 1)]
+    assert [(c.item.id, c.sample) for c in chains] == [("a", 0), ("a", 1), ("b", 0), ("b", 1), ("c", 0), ("c", 1)]
     assert progress == [(2, 3), (3, 3)]
-    assert all(c.record is records[i // 2] for i, c in enumerate(chains))
-    again = sample_chains(engine, records, tmp_path, samples=2, max_tokens=4, batch_prompts=2)
+    assert all(c.item is items[i // 2] for i, c in enumerate(chains))
+    record = sft_record(chains[0], task)
+    assert record["id"] == "a" and record["messages"][:-1] == task.messages(items[0])
+    assert record["messages"][-1] == {"role": "assistant", "content": chains[0].completion}
+    assert record["messages"][0]["content"][1] == {"type": "audio", "audio": str(tmp_path / records[0].audio[0])}
+    again = sample_chains(engine, task, items, samples=2, max_tokens=4, batch_prompts=2)
     assert [(c.reasoning, c.answer, c.well_formed) for c in again] == [
         (c.reasoning, c.answer, c.well_formed) for c in chains]          # seeded: the same chains again
+
+
+FACTLESS = TaskItem(id="u1", question="How many beeps do you hear?", answer="3", audio=("/x.flac",),
+                    meta={"answer_type": "integer"})
+
+
+def test_without_facts_grounding_is_the_share_of_acoustic_statements():
+    # 2 acoustic statements of 2 (the conclusion is neutral): share 1.0
+    heard = chain(reasoning="I hear three short beeps.\nThe beeps are evenly spaced.\nSo the answer is 3.",
+                  answer="3", item=FACTLESS)
+    # 1 acoustic, 1 textual (cites the question): share 0.5
+    half = chain(reasoning="I hear three beeps.\nThe question says there are three.\nSo the answer is 3.",
+                 answer="3", item=FACTLESS)
+    assert grounding_filter(0.75).check(heard) is None
+    assert grounding_filter(0.75).check(half) == "reasoning cites text, not sound"
+    assert grounding_filter(0.5).check(half) is None
+    # no claim can be checked, and none is needed without facts; a wrong count is not caught either
+    assert grounding_filter(0.75).check(chain(reasoning="I hear 7 beeps.\nSo the answer is 7.", answer="7",
+                                              item=FACTLESS)) is None
+
+
+def test_the_grounding_judge_has_the_last_word_only_where_there_are_no_facts():
+    heard = chain(reasoning="I hear three short beeps.\nSo the answer is 3.", answer="3", item=FACTLESS)
+    asked = []
+
+    def judge(question, reasoning):
+        asked.append(question)
+        return False
+
+    assert grounding_filter(0.75, judge=judge).check(heard) == "judge: reasoning does not refer to the audio"
+    assert grounding_filter(0.75, judge=lambda q, r: None).check(heard) is None    # unsure keeps the rule's verdict
+    assert grounding_filter(0.75, judge=judge).check(chain()) is None              # facts decide for this one
+    assert asked == [FACTLESS.question]
+    assert grounding_evidence([heard, chain(), chain(sample=1)]) == {"facts": 2, "lexicon": 1}
+
+
+def test_correctness_uses_the_tasks_own_grader():
+    graded = []
+
+    class Task:
+        def messages(self, item):
+            return []
+
+        def grade(self, item, answer):
+            graded.append((item.id, answer))
+            return 1.0 if answer == "yes" else 0.0
+
+    filters = default_filters(Task())
+    assert filters[0].check(chain(answer="yes", item=FACTLESS)) is None
+    assert filters[0].check(chain(answer="3", item=FACTLESS)) == "wrong answer"
+    assert graded == [("u1", "yes"), ("u1", "3")]
