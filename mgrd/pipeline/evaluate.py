@@ -21,6 +21,7 @@ from mgrd.evaluation.item_seeds import SEED_RULE, ItemSeeded
 from mgrd.evaluation.request import Backend
 from mgrd.evaluation.statistics import mean_ci, summarise, wilson_interval
 from mgrd.pipeline.data import absolute
+from mgrd.pipeline.perception import chain_claims, text_control, verbalisation
 from mgrd.scoring.grounding import verify_grounding
 from mgrd.tasks.world import WorldTask, record_item
 from mgrd.training.cognition import denies_hearing
@@ -86,7 +87,7 @@ def self_cognition_errors(probes: Sequence[Record], responses: Sequence[str | No
     return [None if text is None else int(denies_hearing(text)) for _, text in zip(probes, responses)]
 
 
-def _run(task: WorldTask, backend: Backend, budgets: Sequence[int | None], out: Path, *, max_tokens: int,
+def run_task(task: WorldTask, backend: Backend, budgets: Sequence[int | None], out: Path, *, max_tokens: int,
          temperature: float, on_progress: Callable[[str], None] | None) -> tuple[dict, dict[tuple[str, str], dict]]:
     """run_eval on `task`; (scores.json, {(item id, budget label): {row of scored.jsonl, text, reasoning}})."""
     config = EvalConfig(budgets=tuple(budgets), seeds=1, max_tokens=max_tokens, temperature=temperature, top_p=1.0)
@@ -169,12 +170,15 @@ def _example(record: Record, row: dict, score: float | None) -> dict:
 
 def evaluate(backend: Backend, items: Sequence[Record], probes: Sequence[Record], root: str | os.PathLike,
              out: str | os.PathLike, *, budgets: Sequence[int | None], max_tokens: int, temperature: float = 0.0,
-             seed: int = 0, examples: int = 3, on_progress: Callable[[str], None] | None = None) -> dict:
+             seed: int = 0, examples: int = 3, describe: int = 0, text_items: Sequence[Record] = (),
+             on_progress: Callable[[str], None] | None = None) -> dict:
     """Accuracy by budget and family, reasoning length, grounding and self-cognition error, per item and
     in aggregate (the `evals.<stage>` schema of docs/pipeline.md); evaluation files go under `out`.
 
     Each item is sampled with its own seed (derived from `seed` and the item's prompt), the same at
-    every budget and every stage, so scores pair by item.
+    every budget and every stage, so scores pair by item. Also the perception ladder's verbal rungs
+    (the first `describe` items described, and the chains' claims), self-cognition on held-out probes
+    (as many as `probes`), and the text control on `text_items` (mgrd.pipeline.perception).
     """
     if not budgets:
         raise ValueError("evaluate needs at least one thinking budget (0 = no thinking, None = unlimited)")
@@ -183,7 +187,7 @@ def evaluate(backend: Backend, items: Sequence[Record], probes: Sequence[Record]
     task = WorldTask([record_item(r, root) for r in items], name="world")
     labels = [budget_key(b) for b in budgets]
     think = budget_key(None if None in budgets else max(b for b in budgets if b is not None))
-    scores_json, rows = _run(task, seeded, budgets, out / "items", max_tokens=max_tokens, temperature=temperature,
+    scores_json, rows = run_task(task, seeded, budgets, out / "items", max_tokens=max_tokens, temperature=temperature,
                              on_progress=on_progress) if items else ({}, {})
     ids = [r.id for r in items]
     scores = {label: [_score(rows.get((i, label))) for i in ids] for label in labels}
@@ -209,6 +213,40 @@ def evaluate(backend: Backend, items: Sequence[Record], probes: Sequence[Record]
                              "run": scores_json.get("run")}}
     result.update(_self_cognition(seeded, probes, root, out / "probes", max_tokens=max_tokens,
                                   temperature=temperature, on_progress=on_progress))
+    result.update(_independent_self_cognition(seeded, items, len(probes), root, out / "heldout_probes", seed=seed,
+                                              max_tokens=max_tokens, temperature=temperature,
+                                              on_progress=on_progress))
+    result["ladder"] = {"chains": chain_claims(items, [(row or {}).get("reasoning", "") if row and row["status"] == "ok"
+                                                       else "" for row in think_rows]),
+                        "verbalisation": verbalisation(run_task, seeded, items[:describe], root, out / "describe",
+                                                       max_tokens=min(max_tokens, 96), temperature=temperature,
+                                                       on_progress=on_progress)}
+    result["text_control"] = text_control(run_task, seeded, text_items, root, out / "text", max_tokens=max_tokens,
+                                          temperature=temperature, on_progress=on_progress)
+    return result
+
+
+def _independent_self_cognition(backend: Backend, items: Sequence[Record], n: int, root: str | os.PathLike,
+                                out: Path, *, seed: int, max_tokens: int, temperature: float,
+                                on_progress: Callable[[str], None] | None) -> dict:
+    """Self-cognition on held-out probes whose wording the training never saw, graded by the independent
+    rule (mgrd.scoring.cognition), with the DPO filter's rate on the same replies beside it."""
+    from mgrd.data.world.probes import heldout_probes
+    from mgrd.evaluation.self_cognition import grade_probe, independent_self_cognition
+
+    held = heldout_probes([r for r in items if len(r.audio) == 1], n, seed=seed) if n else []
+    if not held:
+        return {}
+    task = WorldTask([record_item(r, root) for r in held], name="heldout_probes")
+    _, rows = run_task(task, backend, (None,), out, max_tokens=max_tokens, temperature=temperature,
+                       on_progress=on_progress)
+    found = [rows.get((r.id, "unlimited")) for r in held]
+    replies = [row["text"] if row and row["status"] == "ok" else "" for row in found]
+    result = independent_self_cognition(replies, held)
+    result["self_cognition_independent_ci95"] = list(wilson_interval(
+        round(result["self_cognition_error_independent"] * len(held)), len(held)))
+    result["per_heldout_probe"] = {"ids": [r.id for r in held],
+                                   "error": [int(grade_probe(t, r).error) for t, r in zip(replies, held)]}
     return result
 
 
@@ -219,7 +257,7 @@ def _self_cognition(backend: Backend, probes: Sequence[Record], root: str | os.P
         return {"self_cognition_error": None, "self_cognition_ci95": None, "probes": 0,
                 "per_probe": {"ids": [], "denied": []}}
     task = WorldTask([record_item(r, root) for r in probes], name="probes")
-    _, rows = _run(task, backend, (None,), out, max_tokens=max_tokens, temperature=temperature,
+    _, rows = run_task(task, backend, (None,), out, max_tokens=max_tokens, temperature=temperature,
                    on_progress=on_progress)
     found = [rows.get((r.id, "unlimited")) for r in probes]
     denied = self_cognition_errors(probes, [row["text"] if row and row["status"] == "ok" else None for row in found])

@@ -252,74 +252,36 @@ def cognition_pairs(questions, generations, root, *, judge=None) -> tuple[list[d
 EVAL_CODE = (HERE, *ENGINE_CODE)
 
 
-class _EvalModel:
-    """The model stage as the evaluation body reads it (`current.info["model"]`, `current.key`)."""
-
-    def __init__(self, stage: StageResult[HasModel]):
-        self.stage, self.key, self.info = stage, stage.key, {"model": model_of(stage)}
-
-
-class _EvalRunner:
-    """The runner the evaluation body calls: the dict its work returns becomes RUN/eval/<name>/eval.json
-    and a typed EvalResult."""
-
-    def __init__(self, ctx: Context, name: str, current: StageResult[HasModel]):
-        self.ctx, self.name, self.current = ctx, name, current
-
-    def stage(self, stage_name: str, stage_settings, upstream, work) -> StageResult[EvalResult]:
-        model = self.current.output.model
-
-        def typed(sdir: Path) -> EvalResult:
-            return EvalResult.write(sdir / "eval.json", self.name, work(sdir)["eval"], model)
-
-        upstream = [u.stage if isinstance(u, _EvalModel) else u for u in upstream]
-        return self.ctx.runner.stage(stage_name, stage_settings, upstream, typed, code=EVAL_CODE)
-
-
-class _EvalContext:
-    """The run's context with the typed runner in place of its own."""
-
-    def __init__(self, ctx: Context, runner: _EvalRunner):
-        self._ctx, self.runner = ctx, runner
-
-    def __getattr__(self, name: str):
-        return getattr(self._ctx, name)
-
-
-def typed_evaluation(body):
-    """`evaluation(ctx, name, current, final=...)` returning StageResult[EvalResult]; its body still writes a dict."""
-    from functools import wraps
-
-    @wraps(body)
-    def evaluation(ctx: Context, name: str, current: StageResult[HasModel], *, final: bool = False
-                   ) -> StageResult[EvalResult]:
-        return body(_EvalContext(ctx, _EvalRunner(ctx, name, current)), name, _EvalModel(current), final=final)
-
-    return evaluation
-
-
-@typed_evaluation
-def evaluation(ctx: Context, name: str, current: StageResult, *, final: bool = False) -> StageResult:
-    """Held-out accuracy at thinking budgets, per family, reasoning length, grounding, self-cognition."""
+def evaluation(ctx: Context, name: str, current: StageResult[HasModel], *, final: bool = False
+               ) -> StageResult[EvalResult]:
+    """Held-out accuracy at thinking budgets, per family, reasoning length, grounding, self-cognition, the
+    perception ladder and the text control; written to RUN/eval/<name>/eval.json."""
     spec = ctx.recipe.eval
     budgets = spec.budgets if final else spec.stage_budgets
+    model = current.output.model
 
-    def work(sdir: Path) -> dict:
+    def work(sdir: Path) -> EvalResult:
         from mgrd.pipeline.evaluate import eval_sets, evaluate, native_backend
+        from mgrd.pipeline.perception import text_counterparts
 
-        items, probes = eval_sets(ctx.records("heldout"), items=spec.items, probes=spec.probes)
-        backend = native_backend(current.info["model"], batch_size=spec.batch_size)
+        heldout = ctx.records("heldout")
+        items, probes = eval_sets(heldout, items=spec.items, probes=spec.probes)
+        backend = native_backend(model_of(current), batch_size=spec.batch_size)
         say = (lambda m: ctx.say(f"  {name}: {m}")) if ctx.progress else None
-        result = evaluate(backend, items, probes, ctx.world_dir, sdir / "evaluation", budgets=budgets,
-                          max_tokens=spec.max_tokens, temperature=spec.temperature, seed=ctx.recipe.seed,
-                          on_progress=say)
-        backend.close()
+        try:
+            result = evaluate(backend, items, probes, ctx.world_dir, sdir / "evaluation", budgets=budgets,
+                              max_tokens=spec.max_tokens, temperature=spec.temperature, seed=ctx.recipe.seed,
+                              describe=spec.describe, text_items=text_counterparts(heldout, spec.text_items),
+                              on_progress=say)
+        finally:
+            backend.close()
         acc = result["accuracy"]
         ctx.say(f"  {name}: think {_pct(acc['think'])}, no-think {_pct(acc['no_think'])}, "
-                f"grounding {_pct(result['grounding'])}, self-cognition error {_pct(result['self_cognition_error'])}")
-        return {"eval": result, "eval_name": name, "model": current.info["model"]}
+                f"grounding {_pct(result['grounding'])}, self-cognition error "
+                f"{_pct(result.get('self_cognition_error_independent'))} (filter rule {_pct(result['self_cognition_error'])})")
+        return EvalResult.write(sdir / "eval.json", name, result, model)
 
-    return ctx.runner.stage(f"eval/{name}", settings(spec, budgets), [current], work)
+    return ctx.runner.stage(f"eval/{name}", settings(spec, budgets), [current], work, code=EVAL_CODE)
 
 
 def _pct(x) -> str:

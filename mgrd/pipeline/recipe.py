@@ -169,6 +169,8 @@ class EvalSpec:
     stage_budgets: list[int | None] = field(default_factory=lambda: [0, None])   # at intermediate stages
     max_tokens: int = 200
     temperature: float = 0.0         # 0 = greedy; > 0 samples with a fixed seed per item
+    describe: int = 0                # audio items asked "Describe what you hear." (the ladder's verbalisation rung)
+    text_items: int = 0              # text counterparts asked with and without thinking (the text control)
     batch_size: int = 32
 
 

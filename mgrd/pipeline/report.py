@@ -10,7 +10,7 @@ from typing import Any
 
 from mgrd.evaluation.sweep import UNLIMITED
 from mgrd.io import write_text_atomic
-from mgrd.pipeline import plots, verdicts
+from mgrd.pipeline import perception, plots, verdicts
 
 NOT_MEASURED = "not measured"
 
@@ -204,10 +204,12 @@ def _rl_section(summary: Mapping, plot_dir: Path | None) -> list[str]:
 
 def _grounding_section(summary: Mapping, evals: dict, plot_dir: Path | None) -> list[str]:
     lines = ["## Grounding and self-cognition by stage (95 % CI)", "",
-             "| stage | grounding | self-cognition error | probes |", "|---|---|---|---|"]
+             "| stage | grounding | self-cognition error: independent (held-out probes) | filter rule (training-"
+             "template probes) | probes |", "|---|---|---|---|---|"]
     lines += [f"| {name} | {_with_ci(e.get('grounding'), e.get('grounding_ci95'), percent=False)} | "
+              f"{_with_ci(e.get('self_cognition_error_independent'), e.get('self_cognition_independent_ci95'))} | "
               f"{_with_ci(e.get('self_cognition_error'), e.get('self_cognition_ci95'))} | "
-              f"{_fmt(e.get('probes'), '.0f')} |" for name, e in evals.items()]
+              f"{_fmt(e.get('heldout_probes'), '.0f')} + {_fmt(e.get('probes'), '.0f')} |" for name, e in evals.items()]
     cognition = _mapping(summary, "cognition")
     lines += ["", "Cognition stage: " + (", ".join(f"{k} {v}" for k, v in cognition.items()) or NOT_MEASURED) + ".",
               ""]
@@ -290,8 +292,8 @@ def write_report(run_dir: str | Path) -> Path:
     lines = (_title(summary, plot_dir is not None) + ["## What the numbers mean", ""] + verdicts.METRICS + [""]
              + _claims_section(summary) + _results(evals, claims) + _budget_section(evals, plot_dir)
              + _family_section(final_name, final) + _rl_section(summary, plot_dir)
-             + _grounding_section(summary, evals, plot_dir)
-             + _iteration_section(summary) + _examples_section(evals))
+             + _grounding_section(summary, evals, plot_dir) + perception.ladder_section(summary)
+             + perception.text_control_section(summary) + _iteration_section(summary) + _examples_section(evals))
     path = run_dir / "report.md"
     write_text_atomic(path, "\n".join(lines))
     return path

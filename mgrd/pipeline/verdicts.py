@@ -100,8 +100,15 @@ def claims(summary: Mapping[str, Any]) -> list[dict]:
         same = "the same comparison as think > no-think here" if _think_label(e) == UNLIMITED else ""
         out.append(_budget_claim("accuracy rises with thinking budget", last, e, UNLIMITED, "0", same))
         out.append(_stage_claim("grounding rises over MGRD", ">", "grounding", evals, "per_item", "grounding"))
-        out.append(_stage_claim("self-cognition error falls", "<", "self-cognition error", evals, "per_probe",
-                                "denied"))
+        out.append(_stage_claim("self-cognition error falls", "<", "self-cognition error (held-out probes, "
+                                "independent grader)", evals, "per_heldout_probe", "error"))
+        out.append(_stage_claim("self-cognition error falls (filter rule)", "<", "self-cognition error (DPO filter "
+                                "rule)", evals, "per_probe", "denied"))
+    for stage, e in evals.items():
+        text = e.get("text_control")
+        if isinstance(text, Mapping) and text.get("per_item"):
+            out.append(_budget_claim("text: think > no-think", stage, text, UNLIMITED, "0",
+                                     "the text counterparts: reasoning without perception"))
     return out
 
 
@@ -112,8 +119,14 @@ METRICS = [
     "- **grounding**: the grounding verifier's score of an item's reasoning chain (the share of its statements "
     "about what was heard, with every checkable acoustic claim matching the item's facts); 0 for an empty chain; "
     "averaged over items at the think budget.",
-    "- **self-cognition error**: the share of held-out self-cognition questions (probes on a clip, and questions "
-    "about hearing) whose response denies being able to hear.",
+    "- **self-cognition error (independent)**: on held-out probes whose wording the training never saw (open "
+    "questions on a clip, questions about hearing without audio), the share of replies that deny hearing or do "
+    "not engage with the audio (name nothing heard), by a grader that is not the DPO filter's rule. "
+    "**Filter rule**: the share of replies to the world's own probes that the DPO filter's rule (`denies_hearing`) "
+    "flags; it shaped the training, so it is shown beside the independent measure, not instead of it.",
+    "- **perception ladder**: accuracy per fact type of the encoder's probe heads, of the decoder's descriptions "
+    "and of the reasoning chains' claims, each checked against the items' facts; **text control**: think vs "
+    "no-think on the text counterparts (the facts written out in the question).",
     "- **reasoning tokens**: the mean length of the reasoning at the think budget, in tokens.",
     "- **kept chains**: self-distilled chains that passed every filter (correct answer, grounded, coherent, no "
     "denial of hearing) and went into the iteration's SFT.",

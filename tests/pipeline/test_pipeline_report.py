@@ -101,9 +101,11 @@ def test_claims_carry_paired_intervals_and_verdicts():
     grounding = found[("grounding rises over MGRD", "cold_start → final")]
     assert grounding["ci95"] == pytest.approx([0.124600, 0.275400], abs=1e-6) and grounding["verdict"] == "reproduces"
     # self-cognition d = -1, -1, 0, 0: mean -0.5, s = sqrt(1/3), half = 3.182·s/2 = 0.918564
-    error = found[("self-cognition error falls", "cold_start → final")]
+    error = found[("self-cognition error falls (filter rule)", "cold_start → final")]
     assert error["direction"] == "<" and error["n"] == 4
     assert error["ci95"] == pytest.approx([-1.418564, 0.418564], abs=1e-6) and error["verdict"] == "not significant"
+    # the independent measure is its own claim: without held-out probe outcomes it is not measured
+    assert found[("self-cognition error falls", "cold_start → final")]["verdict"] == "not measured"
 
 
 def test_claims_pair_by_item_id_and_skip_missing_items():
@@ -126,12 +128,14 @@ def test_report_shows_each_claim_with_interval_n_and_verdict(tmp_path):
     assert "**opposite**" in _claim(text, "- think > no-think (iter1;")
     assert "**not significant**" in _claim(text, "- think > no-think (cold_start;")
     assert "+0.20 [+0.12, +0.28], n = 10, **reproduces**" in _claim(text, "- grounding rises")
-    assert "-50.0 pp [-141.9, +41.9], n = 4, **not significant**" in _claim(text, "- self-cognition error falls")
+    assert "-50.0 pp [-141.9, +41.9], n = 4, **not significant**" in _claim(text, "- self-cognition error falls (filter")
+    assert "**not measured**" in _claim(text, "- self-cognition error falls (cold")
     assert "| final | 60.0 % | 20.0 % | +40.0 pp [+3.1, +76.9] reproduces | 54.2 | 0.65 | 0.0 % | 10 |" in text
     assert "| stage | 0 | 16 | 128 | ∞ |" in text                   # budgets in order, unlimited at the right
     assert "| iter1 | 40.0 % [30.0, 50.0] | – | – | 0.0 % [-10.0, 10.0] |" in text
-    assert "| final | 0.65 [0.05, 0.95] | 0.0 % [0.0, 40.0] | 4 |" in text
-    for metric in ("**accuracy**", "**grounding**", "**self-cognition error**", "**kept chains**", "**verdict**"):
+    assert "| final | 0.65 [0.05, 0.95] | – | 0.0 % [0.0, 40.0] | – + 4 |" in text
+    for metric in ("**accuracy**", "**grounding**", "**self-cognition error (independent)**", "**kept chains**",
+                   "**perception ladder**", "**verdict**"):
         assert f"- {metric}:" in text
     assert "| music | 35.0 % | 37.5 % | -2.5 pp | 6 |" in text
     assert "| text_rl | 3 | 0.100 → 0.300 |" in text
