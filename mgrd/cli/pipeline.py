@@ -52,22 +52,30 @@ def results_table(summary: dict) -> Table:
     """Held-out accuracy with and without thinking, grounding and self-cognition error per evaluated stage."""
     source = "world" if summary.get("data", {}).get("source", "world") == "world" else "data"
     table = Table(title=f"{summary.get('recipe', '')}: held-out {source} items")
-    for col in ("stage", "think", "no-think", "think − no-think", "reasoning tokens", "grounding",
-                "self-cognition error"):
+    for col in ("stage", "think", "no-think", "think − no-think [95 % CI], verdict", "reasoning tokens", "grounding",
+                "self-cognition error (independent / filter rule)"):
         table.add_column(col, justify="left" if col == "stage" else "right", no_wrap=col == "stage")
 
     def pct(x):
         return "-" if x is None else f"{100 * x:.1f} %"
 
+    claims = {c.get("stage"): c for c in summary.get("claims") or () if c.get("name") == "think > no-think"}
     for name, ev in summary.get("evals", {}).items():
         acc = ev.get("accuracy", {})
         think, no = acc.get("think"), acc.get("no_think")
-        diff = None if think is None or no is None else think - no
         tokens = ev.get("reasoning_tokens")
-        table.add_row(name, pct(think), pct(no), "-" if diff is None else f"{100 * diff:+.1f}",
+        table.add_row(name, pct(think), pct(no), _paired(claims.get(name)),
                       "-" if tokens is None else f"{tokens:.0f}", pct(ev.get("grounding")),
-                      pct(ev.get("self_cognition_error")))
+                      f"{pct(ev.get('self_cognition_error_independent'))} / {pct(ev.get('self_cognition_error'))}")
     return table
+
+
+def _paired(claim: dict | None) -> str:
+    """"+2.5 [-1.0, +6.0] not significant" from a claim of the summary; "-" without one."""
+    if not claim or claim.get("diff") is None or not claim.get("ci95"):
+        return "-"
+    lo, hi = claim["ci95"]
+    return f"{100 * claim['diff']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] {claim.get('verdict', '')}"
 
 
 def quickstart(
