@@ -216,8 +216,8 @@ def evaluate(backend: Backend, items: Sequence[Record], probes: Sequence[Record]
     result.update(_independent_self_cognition(seeded, items, len(probes), root, out / "heldout_probes", seed=seed,
                                               max_tokens=max_tokens, temperature=temperature,
                                               on_progress=on_progress))
-    result["ladder"] = {"chains": chain_claims(items, [(row or {}).get("reasoning", "") if row and row["status"] == "ok"
-                                                       else "" for row in think_rows]),
+    result["ladder"] = {"chains": chain_claims(items, [row["reasoning"] if row and row["status"] == "ok" else ""
+                                                       for row in think_rows]),
                         "verbalisation": verbalisation(run_task, seeded, items[:describe], root, out / "describe",
                                                        max_tokens=min(max_tokens, 96), temperature=temperature,
                                                        on_progress=on_progress)}

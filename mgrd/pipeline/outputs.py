@@ -72,6 +72,8 @@ class Trained:
 @artifact
 @dataclass(frozen=True)
 class EncoderTrained:
+    """The encoder stage: the model with the trained, now frozen, encoder; its steps; what its heads know."""
+
     model: ModelDir
     steps: int
     final: Mapping[str, float]         # the last logged training-batch accuracies / errors
