@@ -3,8 +3,9 @@ same budgets, same engine and weights.
 
 Run from the repository root: `python bench/eval_native.py [--items 16] [--budgets 0,8,unlimited]`.
 
-Baseline: mgrd/pipeline/evaluate.py's loop (prompts built once, one `engine.generate` call over all
-items per budget, a seed per item). Measured: `NativeBackend.run` over the planned requests of
+Baseline: the loop the pipeline's evaluation used before it ran through `mgrd.evaluation` (kept
+here as `pipeline_loop`: prompts built once, one `engine.generate` call over all items per budget,
+a seed per item). Measured: `NativeBackend.run` over the planned requests of
 `mgrd eval` (its prompt building included), and the whole `run_eval` (planning with audio hashing,
 cache writes, scoring) beside it. A random tiny model (`mgrd init-tiny`'s architecture) on a small
 generated world split without speech; best of interleaved repeats; ratio = pipeline / native.
@@ -29,7 +30,9 @@ from mgrd.data.world import WorldConfig, generate_split  # noqa: E402
 from mgrd.evaluation import EvalConfig, NativeBackend, parse_budgets, plan, run_eval  # noqa: E402
 from mgrd.inference import Engine  # noqa: E402
 from mgrd.model import AudioTokenIds, build_model, tiny_config  # noqa: E402
-from mgrd.pipeline.evaluate import build_prompts, generate  # noqa: E402
+from mgrd.data.records import messages_for  # noqa: E402
+from mgrd.inference import SamplingParams, build_prompt  # noqa: E402
+from mgrd.pipeline.data import absolute  # noqa: E402
 from mgrd.tasks.world import load_world_task  # noqa: E402
 
 
@@ -70,10 +73,13 @@ def main() -> None:
         assert len(planned) == len(records) * len(budgets)
 
         def pipeline_loop() -> int:
-            prompts = build_prompts(engine, records, root)
-            return sum(len(g.token_ids) for b in budgets for (g,) in
-                       generate(engine, records, root, budget=b, max_tokens=args.max_tokens,
-                                temperature=args.temperature, prompts=prompts))
+            prompts = [build_prompt(absolute(messages_for(r, "empty")[:1], root), engine.tokenizer) for r in records]
+            tokens = 0
+            for b in budgets:
+                params = [SamplingParams(max_tokens=args.max_tokens, temperature=args.temperature, thinking_budget=b,
+                                         seed=i) for i in range(len(records))]
+                tokens += sum(len(g.token_ids) for (g,) in engine.generate(prompts, params))
+            return tokens
 
         def native() -> int:
             results = list(backend.run(p.request for p in planned))

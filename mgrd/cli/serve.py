@@ -40,8 +40,8 @@ def serve(
 
         mib = 1024 * 1024
         settings = ServerSettings(
-            model_name=served_model_name or model.resolve().name, api_key=api_key, max_batch=max_batch,
-            max_queue=max_queue, max_audio_seconds=max_audio_seconds, max_audio_bytes=int(max_audio_mb * mib),
+            model_name=served_model_name or model.resolve().name, model_root=str(model.resolve()), api_key=api_key,
+            max_batch=max_batch, max_queue=max_queue, max_audio_seconds=max_audio_seconds, max_audio_bytes=int(max_audio_mb * mib),
             max_request_bytes=int(max_request_mb * mib), max_model_len=max_model_len, drain_timeout_s=drain_timeout)
         if not 0 < port < 65536:
             raise ValueError(f"--port {port} is not a TCP port; accepted: 1..65535")

@@ -4,7 +4,7 @@ budget and seed sweeps, statistics, judge, reports and manifest (layer L4)."""
 from mgrd.evaluation.endpoint import EndpointBackend
 from mgrd.evaluation.grading import SCORING_VERSION, grade_records
 from mgrd.evaluation.native import NativeBackend
-from mgrd.evaluation.request import GenerationRequest, GenerationResult
+from mgrd.inference.backend import GenerationRequest, GenerationResult
 from mgrd.evaluation.runner import EvalConfig, plan, run_eval
 from mgrd.evaluation.statistics import mean_ci, wilson_interval
 from mgrd.evaluation.sweep import Setting, parse_budgets, settings

@@ -21,7 +21,7 @@ import soundfile as sf
 
 from mgrd.audio import SAMPLE_RATE, load_audio, split_chunks
 from mgrd.chat import NO_THINK_PREFILL, THINK_CLOSE, THINK_OPEN, parse_completion
-from mgrd.evaluation.request import GenerationRequest, GenerationResult, failed
+from mgrd.inference.backend import GenerationRequest, GenerationResult, failed
 from mgrd.remote.retry import RequestFailed, RetryPolicy, post_json
 
 SHAPES = ("official", "openai")

@@ -4,9 +4,10 @@ Prompts are built by `build_prompt` (audio decoded, chunked at 25 s and log-mel'
 message list, however many budgets and seeds ask it. Every request of a window of prompts, all
 budgets and seeds together, goes through one `engine.generate` call (the engine takes settings per
 prompt), which decodes `engine.max_batch_size` sequences at a time: rows sorted by prompt length, so
-a batch pads little, and a batch holds more rows than one budget's items alone would fill. Each item
-samples with its own seed (`item_seed`), the same at every budget. Prompts are held a window at a
-time, so memory stays bounded on large benchmarks.
+a batch pads little, and a batch holds more rows than one budget's items alone would fill. Every
+request samples with the seed it carries (the evaluation runner and `mgrd.inference.backend.sample`
+give each item its own), so what shares a batch never changes a sample. Prompts are held a window
+at a time, so memory stays bounded on large benchmarks.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from mgrd.evaluation.identity import checkpoint_identity
-from mgrd.evaluation.request import GenerationRequest, GenerationResult, failed, item_seed
+from mgrd.inference.backend import GenerationRequest, GenerationResult, failed
 
 
 class NativeBackend:
@@ -108,12 +109,12 @@ def _prompt_key(messages: list) -> str:
 
 
 def _params(request: GenerationRequest):
-    """The engine's sampling params of one request; the seed is the item's own (see `item_seed`)."""
+    """The engine's sampling params of one request, with the request's own seed."""
     from mgrd.inference import SamplingParams
 
     s = request.sampling
     seed = s.get("seed")
     return SamplingParams(max_tokens=int(s["max_tokens"]), temperature=float(s["temperature"]),
                           top_p=float(s["top_p"]), repetition_penalty=float(s.get("repetition_penalty") or 1.0),
-                          seed=None if seed is None else item_seed(seed, request.item_id or request.key),
+                          seed=None if seed is None else int(seed),
                           thinking_budget=s.get("thinking_budget"))

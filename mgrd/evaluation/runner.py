@@ -15,7 +15,7 @@ from mgrd.evaluation.grading import SCORING_VERSION
 from mgrd.evaluation.identity import prompt_hash
 from mgrd.evaluation.manifest import build_manifest
 from mgrd.evaluation.report import write_report as write_report_files
-from mgrd.evaluation.request import Backend, GenerationRequest, GenerationResult
+from mgrd.inference.backend import Backend, GenerationRequest, GenerationResult, item_seed
 from mgrd.evaluation.scoreboard import score_run
 from mgrd.evaluation.sweep import Setting, settings
 from mgrd.io import write_json_atomic
@@ -25,10 +25,12 @@ from mgrd.tasks.base import Task, TaskItem
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """What to run. `budgets`: thinking budgets (None = unlimited, 0 = no thinking); `seeds`: a count."""
+    """What to run. `budgets`: thinking budgets (None = unlimited, 0 = no thinking); `seeds`: samples per
+    item; `seed`: the base of every item's own sampling seed (`item_seed(seed, sample, item id)`)."""
 
     budgets: tuple[int | None, ...] = (None,)
     seeds: int = 1
+    seed: int = 0
     limit: int | None = None
     prompt: str | None = None                 # overrides every task's default prompt
     max_tokens: int = 32000
@@ -40,6 +42,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1, got {self.limit}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
 
@@ -68,7 +72,11 @@ def _snapshot(item: TaskItem) -> dict:
 
 def plan(tasks: Mapping[str, Task], model: dict, config: EvalConfig) -> list[Planned]:
     """Every (task, item, budget, seed) with its cache key: model identity, task and version, the
-    prompt (text and audio bytes), request sampling, budget and seed all go into the key."""
+    prompt (text and audio bytes), request sampling, budget and seed all go into the key.
+
+    Each item samples with its own seed, `item_seed(config.seed, sweep seed, item id)`: the same at
+    every budget (so scores pair by item), different for every item (so a backend that batches
+    never gives two items one random stream), and sent as the request's seed to every backend."""
     out = []
     for name, task in tasks.items():
         items = list(task.items())[: config.limit]
@@ -79,7 +87,7 @@ def plan(tasks: Mapping[str, Task], model: dict, config: EvalConfig) -> list[Pla
             messages = task.messages(item, prompt=config.prompt)
             p_hash = prompt_hash(messages)
             for s in settings(config.budgets, config.seeds):
-                sampling = {**base, "seed": s.seed, "thinking_budget": s.budget}
+                sampling = {**base, "seed": item_seed(config.seed, s.seed, item.id), "thinking_budget": s.budget}
                 key = stable_hash({"config": config_hash, "item": item.id, "prompt": p_hash, "sampling": sampling})
                 out.append(Planned(name, item, s, GenerationRequest(key, messages, sampling, item.id), p_hash,
                                    config_hash))

@@ -1,7 +1,7 @@
-"""The pipeline's held-out evaluation through `mgrd.evaluation`, and the engine helpers its sampling stages share.
+"""The pipeline's held-out evaluation through `mgrd.evaluation`.
 
 `evaluate` turns held-out world records into a world task, runs it with `mgrd.evaluation.run_eval`
-(cache, resume, scoring, per-category breakdown) on a backend whose requests carry per-item seeds,
+(cache, resume, scoring, per-category breakdown, a seed of its own for every item) on any backend,
 and reads the stored records back into the summary schema of docs/pipeline.md: per-budget accuracy
 with intervals, and per-item scores, grounding and self-cognition outcomes in a fixed item order, so
 that every claim can be paired by item. Budget 0 is `--no-think`, None is unlimited reasoning.
@@ -9,6 +9,7 @@ that every claim can be paired by item. Budget 0 is `--no-think`, None is unlimi
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections import defaultdict
@@ -16,11 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mgrd.data.records import Record
-from mgrd.evaluation import EvalConfig, NativeBackend, RecordStore, run_eval
-from mgrd.evaluation.item_seeds import SEED_RULE, ItemSeeded
-from mgrd.evaluation.request import Backend
+from mgrd.evaluation import EvalConfig, RecordStore, run_eval
+from mgrd.inference.backend import SEED_RULE, Backend
 from mgrd.evaluation.statistics import mean_ci, summarise, wilson_interval
-from mgrd.pipeline.data import absolute
 from mgrd.pipeline.perception import chain_claims, text_control, verbalisation
 from mgrd.scoring.grounding import verify_grounding
 from mgrd.tasks.world import WorldTask, record_item
@@ -29,45 +28,6 @@ from mgrd.training.cognition import denies_hearing
 
 def budget_key(budget: int | None) -> str:
     return "unlimited" if budget is None else str(budget)
-
-
-def load_engine(model_dir: str | os.PathLike, *, max_batch_size: int = 32):
-    """An Engine on the float32 checkpoint in `model_dir` (CPU or the default device)."""
-    from mgrd.chat import Tokenizer
-    from mgrd.inference import Engine
-    from mgrd.model import load_pretrained
-    from mgrd.runtime import resolve_device
-
-    tokenizer = Tokenizer.from_dir(model_dir)
-    model = load_pretrained(model_dir, device=resolve_device("auto"), tokenizer_special_ids=tokenizer.special)
-    return Engine(model, tokenizer, max_batch_size=max_batch_size)
-
-
-def build_prompts(engine, records: Sequence[Record], root: str | os.PathLike) -> list:
-    """Engine prompts (audio decoded and featurised) of each record's user turn."""
-    from mgrd.data.records import messages_for
-    from mgrd.inference import build_prompt
-
-    return [build_prompt(absolute(messages_for(r, "empty")[:1], root), engine.tokenizer) for r in records]
-
-
-def generate(engine, records: Sequence[Record], root: str | os.PathLike, *, budget: int | None, max_tokens: int,
-             temperature: float = 0.0, n: int = 1, seed: int = 0, prompts: Sequence | None = None) -> list[list]:
-    """Completions of each record's user turn (`n` each) at a thinking budget; `prompts` reuses built ones.
-
-    Used by the stages that sample from a fixed policy (self-distillation, the cognition stage).
-    """
-    from mgrd.inference import SamplingParams
-
-    prompts = build_prompts(engine, records, root) if prompts is None else prompts
-    params = [SamplingParams(n=n, max_tokens=max_tokens, temperature=temperature, thinking_budget=budget,
-                             seed=(seed * 1_000_003 + i) % 2**62) for i in range(len(records))]
-    return engine.generate(prompts, params)
-
-
-def native_backend(model_dir: str | os.PathLike, *, batch_size: int = 32) -> NativeBackend:
-    """The evaluation's native backend on the checkpoint in `model_dir`."""
-    return NativeBackend.from_checkpoint(model_dir, batch_size=batch_size)
 
 
 def eval_sets(records: Sequence[Record], *, items: int, probes: int) -> tuple[list[Record], list[Record]]:
@@ -88,9 +48,12 @@ def self_cognition_errors(probes: Sequence[Record], responses: Sequence[str | No
 
 
 def run_task(task: WorldTask, backend: Backend, budgets: Sequence[int | None], out: Path, *, max_tokens: int,
-         temperature: float, on_progress: Callable[[str], None] | None) -> tuple[dict, dict[tuple[str, str], dict]]:
-    """run_eval on `task`; (scores.json, {(item id, budget label): {row of scored.jsonl, text, reasoning}})."""
-    config = EvalConfig(budgets=tuple(budgets), seeds=1, max_tokens=max_tokens, temperature=temperature, top_p=1.0)
+             temperature: float, on_progress: Callable[[str], None] | None, seed: int = 0
+             ) -> tuple[dict, dict[tuple[str, str], dict]]:
+    """run_eval on `task` (each item sampled with its own seed from `seed`); (scores.json,
+    {(item id, budget label): {row of scored.jsonl, text, reasoning}})."""
+    config = EvalConfig(budgets=tuple(budgets), seeds=1, seed=seed, max_tokens=max_tokens, temperature=temperature,
+                        top_p=1.0)
     step = max(1, len(task.items()) * len(budgets) // 4)
 
     def progress(done: int, total: int) -> None:
@@ -175,20 +138,20 @@ def evaluate(backend: Backend, items: Sequence[Record], probes: Sequence[Record]
     """Accuracy by budget and family, reasoning length, grounding and self-cognition error, per item and
     in aggregate (the `evals.<stage>` schema of docs/pipeline.md); evaluation files go under `out`.
 
-    Each item is sampled with its own seed (derived from `seed` and the item's prompt), the same at
-    every budget and every stage, so scores pair by item. Also the perception ladder's verbal rungs
+    Each item is sampled with its own seed (derived from `seed` and the item's id), the same at every
+    budget and every stage, so scores pair by item. Also the perception ladder's verbal rungs
     (the first `describe` items described, and the chains' claims), self-cognition on held-out probes
     (as many as `probes`), and the text control on `text_items` (mgrd.pipeline.perception).
     """
     if not budgets:
         raise ValueError("evaluate needs at least one thinking budget (0 = no thinking, None = unlimited)")
     out = Path(out)
-    seeded = ItemSeeded(backend, seed)
+    run = functools.partial(run_task, seed=seed)
     task = WorldTask([record_item(r, root) for r in items], name="world")
     labels = [budget_key(b) for b in budgets]
     think = budget_key(None if None in budgets else max(b for b in budgets if b is not None))
-    scores_json, rows = run_task(task, seeded, budgets, out / "items", max_tokens=max_tokens, temperature=temperature,
-                             on_progress=on_progress) if items else ({}, {})
+    scores_json, rows = run(task, backend, budgets, out / "items", max_tokens=max_tokens, temperature=temperature,
+                            on_progress=on_progress) if items else ({}, {})
     ids = [r.id for r in items]
     scores = {label: [_score(rows.get((i, label))) for i in ids] for label in labels}
     think_rows = [rows.get((i, think)) for i in ids]
@@ -211,22 +174,22 @@ def evaluate(backend: Backend, items: Sequence[Record], probes: Sequence[Record]
                            "seeds": f"one per item: {SEED_RULE}"},
               "evaluation": {"dir": str(out), "scoring_version": scores_json.get("scoring_version"),
                              "run": scores_json.get("run")}}
-    result.update(_self_cognition(seeded, probes, root, out / "probes", max_tokens=max_tokens,
+    result.update(_self_cognition(run, backend, probes, root, out / "probes", max_tokens=max_tokens,
                                   temperature=temperature, on_progress=on_progress))
-    result.update(_independent_self_cognition(seeded, items, len(probes), root, out / "heldout_probes", seed=seed,
-                                              max_tokens=max_tokens, temperature=temperature,
+    result.update(_independent_self_cognition(run, backend, items, len(probes), root, out / "heldout_probes",
+                                              seed=seed, max_tokens=max_tokens, temperature=temperature,
                                               on_progress=on_progress))
     result["ladder"] = {"chains": chain_claims(items, [row["reasoning"] if row and row["status"] == "ok" else ""
                                                        for row in think_rows]),
-                        "verbalisation": verbalisation(run_task, seeded, items[:describe], root, out / "describe",
+                        "verbalisation": verbalisation(run, backend, items[:describe], root, out / "describe",
                                                        max_tokens=min(max_tokens, 96), temperature=temperature,
                                                        on_progress=on_progress)}
-    result["text_control"] = text_control(run_task, seeded, text_items, root, out / "text", max_tokens=max_tokens,
+    result["text_control"] = text_control(run, backend, text_items, root, out / "text", max_tokens=max_tokens,
                                           temperature=temperature, on_progress=on_progress)
     return result
 
 
-def _independent_self_cognition(backend: Backend, items: Sequence[Record], n: int, root: str | os.PathLike,
+def _independent_self_cognition(run, backend: Backend, items: Sequence[Record], n: int, root: str | os.PathLike,
                                 out: Path, *, seed: int, max_tokens: int, temperature: float,
                                 on_progress: Callable[[str], None] | None) -> dict:
     """Self-cognition on held-out probes whose wording the training never saw, graded by the independent
@@ -238,7 +201,7 @@ def _independent_self_cognition(backend: Backend, items: Sequence[Record], n: in
     if not held:
         return {}
     task = WorldTask([record_item(r, root) for r in held], name="heldout_probes")
-    _, rows = run_task(task, backend, (None,), out, max_tokens=max_tokens, temperature=temperature,
+    _, rows = run(task, backend, (None,), out, max_tokens=max_tokens, temperature=temperature,
                        on_progress=on_progress)
     found = [rows.get((r.id, "unlimited")) for r in held]
     replies = [row["text"] if row and row["status"] == "ok" else "" for row in found]
@@ -250,15 +213,15 @@ def _independent_self_cognition(backend: Backend, items: Sequence[Record], n: in
     return result
 
 
-def _self_cognition(backend: Backend, probes: Sequence[Record], root: str | os.PathLike, out: Path, *,
+def _self_cognition(run, backend: Backend, probes: Sequence[Record], root: str | os.PathLike, out: Path, *,
                     max_tokens: int, temperature: float, on_progress: Callable[[str], None] | None) -> dict:
     """The share of probes answered (with unlimited reasoning) by a denial of hearing, per probe too."""
     if not probes:
         return {"self_cognition_error": None, "self_cognition_ci95": None, "probes": 0,
                 "per_probe": {"ids": [], "denied": []}}
     task = WorldTask([record_item(r, root) for r in probes], name="probes")
-    _, rows = run_task(task, backend, (None,), out, max_tokens=max_tokens, temperature=temperature,
-                   on_progress=on_progress)
+    _, rows = run(task, backend, (None,), out, max_tokens=max_tokens, temperature=temperature,
+                  on_progress=on_progress)
     found = [rows.get((r.id, "unlimited")) for r in probes]
     denied = self_cognition_errors(probes, [row["text"] if row and row["status"] == "ok" else None for row in found])
     known = [d for d in denied if d is not None]
@@ -267,5 +230,4 @@ def _self_cognition(backend: Backend, probes: Sequence[Record], root: str | os.P
             "probes": len(probes), "per_probe": {"ids": [r.id for r in probes], "denied": denied}}
 
 
-__all__ = ["budget_key", "build_prompts", "eval_sets", "evaluate", "generate", "load_engine", "native_backend",
-           "self_cognition_errors"]
+__all__ = ["budget_key", "eval_sets", "evaluate", "run_task", "self_cognition_errors"]

@@ -14,7 +14,8 @@ from mgrd.pipeline.stages import Context, model_of, ppo_stage, settings, sft_sta
 from mgrd.training.config import OptimConfig, SourceConfig
 
 HERE = "mgrd.pipeline.iterations"
-ENGINE_CODE = ("mgrd.pipeline.evaluate", "mgrd.inference", "mgrd.model", "mgrd.chat")
+ENGINE_CODE = ("mgrd.pipeline.backends", "mgrd.evaluation.native", "mgrd.evaluation.endpoint", "mgrd.inference",
+               "mgrd.model", "mgrd.chat")
 
 
 def _progress(ctx: Context, what: str):
@@ -22,6 +23,15 @@ def _progress(ctx: Context, what: str):
         if ctx.progress:
             ctx.say(f"  {what}: {done}/{total} questions")
     return show
+
+
+def _failures(ctx: Context, failures, asked: int, what: str) -> None:
+    """Say how many samples the backend could not produce; none at all is an error (nothing to work on)."""
+    if not failures:
+        return
+    if len(failures) == asked:
+        raise RuntimeError(f"{what}: all {asked} samples failed; the first error: {failures[0].error}")
+    ctx.say(f"  {what}: {len(failures)} of {asked} samples failed (first error: {failures[0].error}); left out")
 
 
 def _judges(spec):
@@ -60,16 +70,21 @@ def distill(ctx: Context, t: int, spec: IterationSpec, model_from: StageResult[H
     d = spec.distill
 
     def work(sdir: Path) -> Distilled:
-        from mgrd.pipeline.evaluate import load_engine
+        from mgrd.pipeline.backends import stage_backend
         from mgrd.tasks.world import WorldTask, record_item
         from mgrd.training import distill as dist
 
         questions = D.take(ctx.audio_items, d.questions, offset=(t - 1) * d.questions)
         task = WorldTask([record_item(r, ctx.world_dir) for r in questions], name="distill")
-        engine = load_engine(model_of(model_from))
-        chains = dist.sample_chains(engine, task, task.items(), samples=d.samples, max_tokens=d.max_new_tokens,
-                                    temperature=d.temperature, seed=ctx.recipe.seed * 1000 + t,
-                                    on_progress=_progress(ctx, f"self-distillation {t}"))
+        backend = stage_backend(model_of(model_from), d.endpoint, key="iterations.distill.endpoint")
+        try:
+            chains, failures = dist.sample_chains(backend, task, task.items(), samples=d.samples,
+                                                  max_tokens=d.max_new_tokens, temperature=d.temperature,
+                                                  seed=ctx.recipe.seed * 1000 + t,
+                                                  on_progress=_progress(ctx, f"self-distillation {t}"))
+        finally:
+            backend.close()
+        _failures(ctx, failures, len(questions) * d.samples, f"self-distillation {t}")
         logic_judge, cognition_judge = _judges(d)
         filters = dist.default_filters(task, min_grounding=d.min_grounding, logic_judge=logic_judge,
                                        cognition_judge=cognition_judge, grounding_judge=_grounding_judge(d))
@@ -140,23 +155,30 @@ def curate(ctx: Context, t: int, spec: IterationSpec, previous: StageResult[HasM
     c = spec.curation
 
     def work(sdir: Path) -> Curated:
-        from mgrd.inference import build_prompt
-        from mgrd.pipeline.evaluate import load_engine
+        from mgrd.pipeline.backends import stage_backend
         from mgrd.training import curation as cur
 
         questions = D.take(ctx.rl_items, c.questions, offset=(t - 1) * c.questions)
         rl_records = [D.prompt_record(r, ctx.world_dir) for r in questions]
-        engine = load_engine(model_of(previous))
-        prompts = [build_prompt(r["messages"], engine.tokenizer) for r in rl_records]
-        counts = cur.pass_counts(engine, prompts, lambda i, answer: D.world_grader(answer, rl_records[i]), k=c.k,
-                                 max_tokens=c.max_new_tokens, temperature=c.temperature,
-                                 seed=ctx.recipe.seed * 1000 + t, on_progress=_progress(ctx, f"pass@{c.k} {t}"))
+        backend = stage_backend(model_of(previous), c.endpoint, key="iterations.curation.endpoint")
+        try:
+            counts = cur.pass_counts(backend, [(r.id, rec["messages"]) for r, rec in zip(questions, rl_records)],
+                                     lambda i, answer: D.world_grader(answer, rl_records[i]), k=c.k,
+                                     max_tokens=c.max_new_tokens, temperature=c.temperature,
+                                     seed=ctx.recipe.seed * 1000 + t, on_progress=_progress(ctx, f"pass@{c.k} {t}"))
+        finally:
+            backend.close()
+        unknown = sum(n is None for n in counts)
+        if unknown == len(counts) and counts:
+            raise RuntimeError(f"pass@{c.k} {t}: every question had a sample the backend could not produce")
+        if unknown:
+            ctx.say(f"  {unknown} of {len(counts)} questions had a failed sample and no pass count: left out")
         config = cur.CurationConfig(k=c.k, low=c.low, high=c.high, strategy=c.strategy)
         kept = cur.select(counts, config)
         fallback = not kept
         if fallback:
             ctx.say(f"  curation kept none of {len(counts)} questions; RL uses them all this iteration")
-            kept = list(range(len(counts)))
+            kept = [i for i, n in enumerate(counts) if n is not None]
         path = D.write(sdir / "audio_prompts.jsonl", [rl_records[i] for i in kept])
         report = CurationReport(len(counts), 0 if fallback else len(kept), c.k, tuple(cur.histogram(counts, c.k)),
                                 c.strategy, c.low, c.high, fallback)
@@ -208,17 +230,24 @@ def cognition(ctx: Context, current: StageResult[HasModel]) -> StageResult[HasMo
         return current
 
     def work(sdir: Path) -> CognitionTrained:
-        from mgrd.pipeline.evaluate import generate, load_engine
+        from mgrd.inference.backend import sample
+        from mgrd.pipeline.backends import stage_backend
         from mgrd.training.config import DPOConfig
         from mgrd.training.dpo import train_dpo
 
         questions = D.take(pool, spec.questions)
-        engine = load_engine(model_of(current))
-        gens = generate(engine, questions, ctx.world_dir, budget=None, max_tokens=spec.max_new_tokens,
-                        temperature=spec.temperature, n=spec.samples, seed=ctx.recipe.seed)
+        backend = stage_backend(model_of(current), spec.endpoint, key="cognition.endpoint")
+        try:
+            gens = sample(backend, [(r.id, D.absolute(D.messages_for(r, "empty")[:1], ctx.world_dir))
+                                    for r in questions], n=spec.samples, seed=ctx.recipe.seed,
+                          sampling={"max_tokens": spec.max_new_tokens, "temperature": spec.temperature, "top_p": 1.0,
+                                    "repetition_penalty": 1.0, "thinking_budget": None})
+        finally:
+            backend.close()
+        _failures(ctx, [g for outs in gens for g in outs if g.status != "ok"], len(questions) * spec.samples,
+                  "cognition sampling")
         pairs, denials = cognition_pairs(questions, gens, ctx.world_dir, judge=_judges(spec)[1])
         path = D.write(sdir / "pairs.jsonl", pairs)
-        del engine
         cfg = DPOConfig(model=model_of(current), pairs=[SourceConfig(path)], max_steps=spec.steps,
                         batch_size=spec.batch_size, beta=spec.beta, optim=OptimConfig(lr=spec.lr),
                         run=ctx.run_config(sdir, spec.steps))
@@ -241,7 +270,7 @@ def cognition_pairs(questions, generations, root, *, judge=None) -> tuple[list[d
 
     pairs, denials = [], 0
     for record, samples in zip(questions, generations):
-        found = [g for g in samples if is_denial(record.question, g.text, judge)]
+        found = [g for g in samples if g.status == "ok" and is_denial(record.question, g.text, judge)]
         denials += len(found)
         rejected = [f"<think>\n{g.reasoning}\n</think>\n{g.answer}" for g in found if g.well_formed and g.answer]
         rejected = rejected or [D.messages_for(record, "surrogate")[-1]["content"]]
@@ -249,7 +278,7 @@ def cognition_pairs(questions, generations, root, *, judge=None) -> tuple[list[d
     return pairs, denials
 
 
-EVAL_CODE = (HERE, *ENGINE_CODE)
+EVAL_CODE = (HERE, "mgrd.pipeline.evaluate", *ENGINE_CODE)
 
 
 def evaluation(ctx: Context, name: str, current: StageResult[HasModel], *, final: bool = False
@@ -261,12 +290,13 @@ def evaluation(ctx: Context, name: str, current: StageResult[HasModel], *, final
     model = current.output.model
 
     def work(sdir: Path) -> EvalResult:
-        from mgrd.pipeline.evaluate import eval_sets, evaluate, native_backend
+        from mgrd.pipeline.backends import stage_backend
+        from mgrd.pipeline.evaluate import eval_sets, evaluate
         from mgrd.pipeline.perception import text_counterparts
 
         heldout = ctx.records("heldout")
         items, probes = eval_sets(heldout, items=spec.items, probes=spec.probes)
-        backend = native_backend(model_of(current), batch_size=spec.batch_size)
+        backend = stage_backend(model_of(current), spec.endpoint, batch_size=spec.batch_size, key="eval.endpoint")
         say = (lambda m: ctx.say(f"  {name}: {m}")) if ctx.progress else None
         try:
             result = evaluate(backend, items, probes, ctx.world_dir, sdir / "evaluation", budgets=budgets,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from mgrd.data.records import Record
-from mgrd.evaluation.request import Backend
+from mgrd.inference.backend import Backend
 from mgrd.scoring.perception import claim_accuracy_by_type
 from mgrd.tasks.world import WorldTask, record_item
 

@@ -97,6 +97,25 @@ class ColdStartSpec(SFTSpec):
 
 
 @dataclass
+class EndpointSpec:
+    """An OpenAI-compatible server (the official one, `mgrd serve`, or several replicas) to sample a
+    fixed policy from, instead of the native engine (docs/pipeline.md, "Generation backends").
+
+    The server must serve the stage's input model: the stage reads `/v1/models` and refuses a server
+    whose model `root` is another directory (`check_model: false` when the server's paths are not
+    this machine's). `model` is the served name (default: the one the server lists); `api_key_env`
+    names the environment variable holding the server's key (none is sent otherwise).
+    """
+
+    urls: list[str] = field(default_factory=list)
+    model: str | None = None
+    shape: str = "openai"            # "openai" or "official" (Step-Audio-R1's client)
+    concurrency: int = 8             # requests in flight per URL
+    api_key_env: str | None = None
+    check_model: bool = True
+
+
+@dataclass
 class DistillSpec:
     """Self-distillation: K chains per selected question, kept if they pass the filters."""
 
@@ -107,6 +126,7 @@ class DistillSpec:
     min_grounding: float = 0.75
     judge_url: str | None = None     # optional OpenAI-compatible judge for logical coherence / self-cognition
     judge_model: str = ""
+    endpoint: EndpointSpec | None = None   # sample from a server instead of the native engine
 
 
 @dataclass
@@ -120,6 +140,7 @@ class CurationSpec:
     strategy: str = "range"
     max_new_tokens: int = 160
     temperature: float = 1.0
+    endpoint: EndpointSpec | None = None   # sample from a server instead of the native engine
 
 
 @dataclass
@@ -157,6 +178,7 @@ class CognitionSpec:
     beta: float = 0.1
     judge_url: str | None = None
     judge_model: str = ""
+    endpoint: EndpointSpec | None = None   # sample from a server instead of the native engine
 
 
 @dataclass
@@ -172,6 +194,7 @@ class EvalSpec:
     describe: int = 0                # audio items asked "Describe what you hear." (the ladder's verbalisation rung)
     text_items: int = 0              # text counterparts asked with and without thinking (the text control)
     batch_size: int = 32
+    endpoint: EndpointSpec | None = None   # sample from a server instead of the native engine
 
 
 @dataclass
@@ -239,6 +262,26 @@ def check(recipe: Recipe) -> None:
         raise ValueError("model.vocab_size must be >= 300 (256 bytes + special tokens + merges)")
     if any(b is not None and b < 0 for b in recipe.eval.budgets + recipe.eval.stage_budgets):
         raise ValueError("eval budgets must be >= 0 or null (unlimited)")
+    for key, spec in (("iterations.distill", recipe.iterations.distill), ("iterations.curation", recipe.iterations.curation),
+                      ("cognition", recipe.cognition), ("eval", recipe.eval)):
+        if spec.endpoint is not None:
+            check_endpoint(spec.endpoint, f"{key}.endpoint")
+
+
+ENDPOINT_SHAPES = ("openai", "official")
+
+
+def check_endpoint(spec: EndpointSpec, key: str) -> None:
+    """An endpoint section names at least one http(s) URL, a known request shape and a sane concurrency."""
+    if not spec.urls:
+        raise ValueError(f"{key}.urls is empty; give the server's base URL(s), e.g. [http://127.0.0.1:9999/v1]")
+    bad = [u for u in spec.urls if not isinstance(u, str) or not u.startswith(("http://", "https://"))]
+    if bad:
+        raise ValueError(f"{key}.urls: {bad[0]!r} is not an http(s) URL such as http://127.0.0.1:9999/v1")
+    if spec.shape not in ENDPOINT_SHAPES:
+        raise ValueError(f"{key}.shape={spec.shape!r}; accepted: {', '.join(ENDPOINT_SHAPES)}")
+    if not 1 <= spec.concurrency <= 256:
+        raise ValueError(f"{key}.concurrency={spec.concurrency}; accepted: 1 to 256 requests in flight per URL")
 
 
 DATA_SOURCES = ("world", "files")

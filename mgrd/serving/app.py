@@ -83,7 +83,7 @@ def create_app(engine, settings: ServerSettings = ServerSettings()) -> FastAPI:
     async def models() -> Response:
         return JSONResponse({"object": "list", "data": [{
             "id": settings.model_name, "object": "model", "created": state.created, "owned_by": "mgrd",
-            "root": settings.model_name, "max_model_len": state.max_model_len}]})
+            "root": settings.model_root or settings.model_name, "max_model_len": state.max_model_len}]})
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:

@@ -25,6 +25,7 @@ class ServerSettings:
     """
 
     model_name: str = "mgrd"
+    model_root: str | None = None    # where the weights were loaded from: /v1/models' `root`, as vLLM reports it
     api_key: str | None = None
     max_batch: int = 8
     max_queue: int = 64

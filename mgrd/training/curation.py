@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from mgrd.inference.backend import Backend, sample
+
 STRATEGIES = ("range", "failed", "unfiltered")
 
 
@@ -46,30 +48,35 @@ def keep(passes: int, cfg: CurationConfig) -> bool:
     return True
 
 
-def select(pass_counts: Sequence[int], cfg: CurationConfig) -> list[int]:
-    """Indices of the kept questions, in order."""
-    return [i for i, p in enumerate(pass_counts) if keep(p, cfg)]
+def select(pass_counts: Sequence[int | None], cfg: CurationConfig) -> list[int]:
+    """Indices of the kept questions, in order (a question without a pass count is never kept)."""
+    return [i for i, p in enumerate(pass_counts) if p is not None and keep(p, cfg)]
 
 
-def histogram(pass_counts: Sequence[int], k: int) -> list[int]:
-    """How many questions have 0, 1, ..., k passes."""
-    counts = Counter(pass_counts)
+def histogram(pass_counts: Sequence[int | None], k: int) -> list[int]:
+    """How many questions have 0, 1, ..., k passes (questions without a pass count left out)."""
+    counts = Counter(p for p in pass_counts if p is not None)
     return [counts.get(i, 0) for i in range(k + 1)]
 
 
-def pass_counts(engine, prompts: Sequence, grade: Callable[[int, str], "float | None"], *, k: int, max_tokens: int,
-                temperature: float = 1.0, seed: int = 0, batch_prompts: int = 16,
-                on_progress: Callable[[int, int], None] | None = None) -> list[int]:
-    """Sample k answers for each engine prompt and count those `grade(prompt_index, answer)` scores 1."""
-    from mgrd.inference import SamplingParams
-
-    counts: list[int] = []
+def pass_counts(backend: Backend, prompts: Sequence[tuple[str, list]], grade: Callable[[int, str], "float | None"], *,
+                k: int, max_tokens: int, temperature: float = 1.0, top_p: float = 1.0, seed: int = 0,
+                batch_prompts: int = 64, on_progress: Callable[[int, int], None] | None = None) -> list[int | None]:
+    """Sample k answers for each `(item id, messages)` prompt from `backend` (unlimited reasoning) and
+    count those `grade(prompt_index, answer)` scores 1; sample j of an item is seeded by
+    `item_seed(seed, j, item id)`. A question with a sample the backend could not produce has no
+    pass count (None): pass@k of fewer than k samples is not comparable, and `select` skips it.
+    """
+    counts: list[int | None] = []
+    sampling = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "repetition_penalty": 1.0,
+                "thinking_budget": None}
     for start in range(0, len(prompts), batch_prompts):
         chunk = list(prompts[start:start + batch_prompts])
-        params = [SamplingParams(n=k, max_tokens=max_tokens, temperature=temperature,
-                                 seed=(seed * 1_000_003 + start + i) % 2**62) for i in range(len(chunk))]
-        for i, gens in enumerate(engine.generate(chunk, params)):
-            scores = [grade(start + i, g.answer) for g in gens]
+        for i, outs in enumerate(sample(backend, chunk, n=k, sampling=sampling, seed=seed)):
+            if any(g.status != "ok" for g in outs):
+                counts.append(None)
+                continue
+            scores = [grade(start + i, g.answer) for g in outs]
             counts.append(sum(1 for s in scores if s is not None and s >= 1.0))
         if on_progress:
             on_progress(min(start + batch_prompts, len(prompts)), len(prompts))

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from mgrd.inference.backend import Backend, GenerationResult, sample
 from mgrd.remote import JudgeFailed, RetryPolicy
 from mgrd.scoring import extract_number, match_choice, normalize
 from mgrd.scoring.grounding import verify_grounding
@@ -238,25 +239,32 @@ def apply_filters(chains: Sequence[Chain], filters: Sequence[ChainFilter]) -> tu
     return kept, reports
 
 
-def sample_chains(engine, task: ChainTask, items: Sequence[TaskItem], *, samples: int, max_tokens: int,
-                  temperature: float = 1.0, seed: int = 0, batch_prompts: int = 16,
-                  on_progress: Callable[[int, int], None] | None = None) -> list[Chain]:
-    """K = `samples` chains per item from `engine` (an mgrd.inference.Engine), item-major order."""
-    from mgrd.inference import SamplingParams, build_prompt
+def sample_chains(backend: Backend, task: ChainTask, items: Sequence[TaskItem], *, samples: int, max_tokens: int,
+                  temperature: float = 1.0, top_p: float = 1.0, seed: int = 0, batch_prompts: int = 64,
+                  on_progress: Callable[[int, int], None] | None = None) -> tuple[list[Chain], list[GenerationResult]]:
+    """K = `samples` chains per item from `backend` (the native engine or an endpoint), item-major
+    order, with unlimited reasoning; sample j of an item is seeded by `item_seed(seed, j, item id)`.
 
+    Returns (chains, failures): a sample the backend could not produce is not a chain, and the
+    failed results come back for the caller to count and report.
+    """
     chains: list[Chain] = []
+    failures: list[GenerationResult] = []
+    sampling = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "repetition_penalty": 1.0,
+                "thinking_budget": None}
     for start in range(0, len(items), batch_prompts):
         chunk = items[start:start + batch_prompts]
-        prompts = [build_prompt(task.messages(item), engine.tokenizer) for item in chunk]
-        params = [SamplingParams(n=samples, max_tokens=max_tokens, temperature=temperature,
-                                 seed=(seed * 1_000_003 + start + i) % 2**62) for i in range(len(chunk))]
-        for item, gens in zip(chunk, engine.generate(prompts, params)):
-            for g in gens:   # the engine splits reasoning and answer (it knows what the prompt held)
-                chains.append(Chain(item, g.sample_index, g.reasoning, g.answer,
-                                    g.well_formed and g.finish_reason == "stop"))
+        results = sample(backend, [(item.id, task.messages(item)) for item in chunk], n=samples, sampling=sampling,
+                         seed=seed)
+        for item, outs in zip(chunk, results):
+            for j, g in enumerate(outs):
+                if g.status != "ok":
+                    failures.append(g)
+                    continue
+                chains.append(Chain(item, j, g.reasoning, g.answer, g.well_formed and g.finish_reason == "stop"))
         if on_progress:
             on_progress(min(start + batch_prompts, len(items)), len(items))
-    return chains
+    return chains, failures
 
 
 def sft_record(chain: Chain, task: ChainTask) -> dict[str, Any]:

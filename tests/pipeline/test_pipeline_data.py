@@ -126,19 +126,20 @@ def test_take_wraps_around_and_write_refuses_nothing(tmp_path):
 
 
 def test_cognition_pairs_use_well_formed_own_denials_else_the_taught_one(tmp_path):
-    from mgrd.inference.engine import Generation
+    from mgrd.inference.backend import GenerationResult, failed
     from mgrd.pipeline.iterations import cognition_pairs
     from mgrd.training.data import encode_pair
 
     probe = _first("cognition", pred=lambda r: not r.meta.get("bait") and bool(r.audio))
 
     def gen(text, reasoning, answer, well_formed):
-        return Generation(0, 0, [], [], [], "stop", 0, text, reasoning, answer, well_formed)
+        return GenerationResult("k", "ok", text=text, reasoning=reasoning, answer=answer, well_formed=well_formed)
 
     own = gen("I cannot hear audio.\n</think>\nSorry, I can't.", "I cannot hear audio.", "Sorry, I can't.", True)
     cut = gen("I cannot hear audio and", "I cannot hear audio and", "", False)   # truncated: no </think>
     fine = gen("I hear a chord.\n</think>\nYes.", "I hear a chord.", "Yes.", True)
-    pairs, denials = cognition_pairs([probe, probe], [[own, cut], [fine, cut]], tmp_path)
+    lost = failed("k", "HTTP 503")           # a sample the backend could not produce: not a denial
+    pairs, denials = cognition_pairs([probe, probe], [[own, cut, lost], [fine, cut]], tmp_path)
     assert denials == 3                      # own + cut in the first, cut in the second
     assert [p["rejected"] for p in pairs] == [
         "<think>\nI cannot hear audio.\n</think>\nSorry, I can't.",

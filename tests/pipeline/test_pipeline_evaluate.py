@@ -12,8 +12,6 @@ from mgrd.chat.corpus import tiny_corpus
 from mgrd.data.dataset import read_split
 from mgrd.data.world import WorldConfig, generate_split
 from mgrd.evaluation import NativeBackend, RecordStore
-from mgrd.evaluation.item_seeds import ItemSeeded, item_seed
-from mgrd.evaluation.request import GenerationRequest
 from mgrd.inference import Engine
 from mgrd.model import AudioTokenIds, build_model, micro_config
 from mgrd.pipeline.evaluate import eval_sets, evaluate, self_cognition_errors
@@ -43,7 +41,7 @@ def backend():
 
 def _seeds(out):
     """(item id, budget) -> the seed the backend sampled with, from the stored records."""
-    return {(r["item"]["id"], r["setting"]["budget"]): r["extra"]["seed"] for r in RecordStore(out / "cache")}
+    return {(r["item"]["id"], r["setting"]["budget"]): r["sampling"]["seed"] for r in RecordStore(out / "cache")}
 
 
 def test_per_item_scores_and_seeds(world, backend, tmp_path):
@@ -83,19 +81,6 @@ def test_per_item_scores_and_seeds(world, backend, tmp_path):
     assert again["per_item"] == per_item                                    # same model, same seeds: same samples
     rerun = evaluate(backend, items, probes, world, tmp_path / "a", **kwargs)
     assert rerun["evaluation"]["run"]["requested"] == 0 and rerun["per_item"] == per_item
-
-
-def test_item_seeds_leave_greedy_requests_alone_and_key_the_identity(backend):
-    msgs = [{"role": "user", "content": [{"type": "text", "text": "Q"}]}]
-    greedy = {"max_tokens": 2, "temperature": 0.0, "top_p": 1.0, "repetition_penalty": 1.0, "seed": 0,
-              "thinking_budget": 0}
-    wrapped = ItemSeeded(backend, 5)
-    (result,) = list(wrapped.run([GenerationRequest("ab", msgs, greedy)]))
-    assert result.extra["seed"] == 0
-    assert wrapped.identity()["item_seeds"]["base"] == 5 and ItemSeeded(backend, 6).identity() != wrapped.identity()
-    assert item_seed(5, 0, msgs) != item_seed(6, 0, msgs) and item_seed(5, 0, msgs) == item_seed(5, 0, list(msgs))
-    with pytest.raises(ValueError, match="base_seed"):
-        ItemSeeded(backend, -1)
 
 
 def test_self_cognition_errors_mark_denials_and_missing_responses():

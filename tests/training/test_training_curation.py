@@ -1,11 +1,9 @@
 """RL curation by pass@k: each strategy at its boundaries, config errors, selection and pass counts."""
 
 import re
-from dataclasses import dataclass
-
 import pytest
 
-from mgrd.inference import SamplingParams
+from mgrd.inference.backend import GenerationResult, failed, item_seed
 from mgrd.training.curation import CurationConfig, histogram, keep, pass_counts, select
 
 
@@ -63,42 +61,46 @@ def test_histogram_by_hand():
     assert histogram([1, 1], 1) == [0, 2]
 
 
-@dataclass
-class Answer:
-    answer: str
+class FakeBackend:
+    """Answers sample j of a prompt (its messages: a list of answers) with answer j; records the requests."""
+
+    def __init__(self, fail: frozenset = frozenset()):
+        self.calls, self.fail = [], fail
+
+    def run(self, requests):
+        requests = list(requests)
+        self.calls.append(requests)
+        for r in reversed(requests):                     # any completion order
+            j = int(r.key.rsplit("#", 1)[1])
+            if (r.item_id, j) in self.fail:
+                yield failed(r.key, "HTTP 503")
+            else:
+                yield GenerationResult(r.key, "ok", answer=r.messages[j])
 
 
-class FakeEngine:
-    """Answers each prompt (a list of answers) with its own answers; records the params it was given."""
-
-    def __init__(self):
-        self.calls = []
-
-    def generate(self, prompts, params):
-        self.calls.append((list(prompts), list(params)))
-        assert len(prompts) == len(params)
-        return [[Answer(a) for a in prompt[:p.n]] for prompt, p in zip(prompts, params)]
+def _prompts(answers):
+    return [(f"q{i}", a) for i, a in enumerate(answers)]
 
 
 def test_pass_counts_with_hand_chosen_answers():
     # Question i's right answer is "yes"; None ("cannot score") never counts as a pass.
-    prompts = [["yes", "yes", "no", "yes"], ["no", "no", "no", "no"], ["yes"] * 4, ["?", "yes", "?", "no"],
+    answers = [["yes", "yes", "no", "yes"], ["no", "no", "no", "no"], ["yes"] * 4, ["?", "yes", "?", "no"],
                ["no", "yes", "no", "no"]]
 
     def grade(i, answer):
         return None if answer == "?" else float(answer == "yes")
 
-    engine = FakeEngine()
+    backend = FakeBackend()
     progress = []
-    counts = pass_counts(engine, prompts, grade, k=4, max_tokens=16, seed=3, batch_prompts=2,
+    counts = pass_counts(backend, _prompts(answers), grade, k=4, max_tokens=16, seed=3, batch_prompts=2,
                          on_progress=lambda done, total: progress.append((done, total)))
     assert counts == [3, 0, 4, 1, 1]
     assert progress == [(2, 5), (4, 5), (5, 5)]
-    assert [len(p) for p, _ in engine.calls] == [2, 2, 1]
-    params = [p for _, ps in engine.calls for p in ps]
-    assert all(isinstance(p, SamplingParams) and p.n == 4 and p.max_tokens == 16 for p in params)
-    # One distinct seed per prompt, a pure function of (seed, prompt index).
-    assert [p.seed for p in params] == [3 * 1_000_003 + i for i in range(5)]
+    assert [len(c) for c in backend.calls] == [8, 8, 4]              # k requests per prompt, two prompts a call
+    requests = [r for call in backend.calls for r in call]
+    assert all(r.sampling["max_tokens"] == 16 and r.sampling["thinking_budget"] is None for r in requests)
+    # Sample j of question i has its own seed, a pure function of (seed, j, item id).
+    assert [r.sampling["seed"] for r in requests] == [item_seed(3, j, f"q{i}") for i in range(5) for j in range(4)]
 
 
 def test_pass_counts_uses_the_global_prompt_index_and_partial_scores_fail():
@@ -108,6 +110,14 @@ def test_pass_counts_uses_the_global_prompt_index_and_partial_scores_fail():
         seen.append(i)
         return 0.5 if i == 2 else 1.0
 
-    counts = pass_counts(FakeEngine(), [["a", "b"]] * 3, grade, k=2, max_tokens=4, batch_prompts=1)
+    counts = pass_counts(FakeBackend(), _prompts([["a", "b"]] * 3), grade, k=2, max_tokens=4, batch_prompts=1)
     assert counts == [2, 2, 0]
-    assert seen == [0, 0, 1, 1, 2, 2]
+    assert sorted(seen) == [0, 0, 1, 1, 2, 2]
+
+
+def test_a_question_with_a_failed_sample_has_no_pass_count_and_is_never_kept():
+    backend = FakeBackend(fail=frozenset({("q1", 0)}))
+    counts = pass_counts(backend, _prompts([["yes"] * 2] * 3), lambda i, a: 1.0, k=2, max_tokens=4)
+    assert counts == [2, None, 2]
+    config = CurationConfig(k=2, low=0, high=2, strategy="unfiltered")
+    assert select(counts, config) == [0, 2] and histogram(counts, 2) == [0, 0, 2]

@@ -6,6 +6,7 @@ import soundfile as sf
 
 from mgrd.data.records import answer_text
 from mgrd.data.world.families import make_record
+from mgrd.evaluation import NativeBackend
 from mgrd.inference import Engine
 from mgrd.model import AudioTokenIds, build_model, micro_config
 from mgrd.tasks.base import TaskItem
@@ -179,7 +180,7 @@ def engine(tokenizer):
     s = tokenizer.special
     cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
                        eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
-    return Engine(build_model(cfg, seed=0), tokenizer)
+    return NativeBackend(Engine(build_model(cfg, seed=0), tokenizer), {"kind": "checkpoint", "sha256": "micro"})
 
 
 def test_sample_chains_returns_samples_per_record_in_record_major_order(engine, tmp_path):
@@ -192,8 +193,9 @@ def test_sample_chains_returns_samples_per_record_in_record_major_order(engine, 
     progress = []
     task = WorldTask([record_item(r, tmp_path) for r in records])
     items = task.items()
-    chains = sample_chains(engine, task, items, samples=2, max_tokens=4, batch_prompts=2,
-                           on_progress=lambda done, total: progress.append((done, total)))
+    chains, failures = sample_chains(engine, task, items, samples=2, max_tokens=4, batch_prompts=2,
+                                     on_progress=lambda done, total: progress.append((done, total)))
+    assert failures == []
     assert [(c.item.id, c.sample) for c in chains] == [("a", 0), ("a", 1), ("b", 0), ("b", 1), ("c", 0), ("c", 1)]
     assert progress == [(2, 3), (3, 3)]
     assert all(c.item is items[i // 2] for i, c in enumerate(chains))
@@ -201,7 +203,7 @@ def test_sample_chains_returns_samples_per_record_in_record_major_order(engine, 
     assert record["id"] == "a" and record["messages"][:-1] == task.messages(items[0])
     assert record["messages"][-1] == {"role": "assistant", "content": chains[0].completion}
     assert record["messages"][0]["content"][1] == {"type": "audio", "audio": str(tmp_path / records[0].audio[0])}
-    again = sample_chains(engine, task, items, samples=2, max_tokens=4, batch_prompts=2)
+    again, _ = sample_chains(engine, task, items, samples=2, max_tokens=4, batch_prompts=2)
     assert [(c.reasoning, c.answer, c.well_formed) for c in again] == [
         (c.reasoning, c.answer, c.well_formed) for c in chains]          # seeded: the same chains again
 
