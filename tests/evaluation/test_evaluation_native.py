@@ -7,6 +7,7 @@ from conftest import make_mmau
 from mgrd.chat import train_tokenizer
 from mgrd.chat.corpus import tiny_corpus
 from mgrd.evaluation import EvalConfig, GenerationRequest, NativeBackend, run_eval
+from mgrd.inference.backend import item_seed
 from mgrd.inference import Engine
 from mgrd.model import AudioTokenIds, build_model, micro_config
 from mgrd.tasks.registry import load_task
@@ -84,16 +85,23 @@ def test_prompts_built_once_one_call_per_budget_and_a_seed_per_item(backend, tmp
     assert by_budget[0] == by_budget[4] == by_budget[None]    # the same at every budget
 
 
-def test_items_with_the_same_prompt_still_sample_differently(backend, tmp_path):
+def test_each_request_samples_with_its_own_seed_whatever_shares_its_batch(backend, tmp_path):
     audio = str(make_mmau(tmp_path / "m") / "test-mini-audios" / "m1.wav")
     messages = [{"role": "user", "content": [{"type": "text", "text": "Q"}, {"type": "audio", "audio": audio}]}]
-    sampling = {"max_tokens": 12, "temperature": 1.0, "top_p": 1.0, "repetition_penalty": 1.0, "seed": 0,
+    sampling = {"max_tokens": 12, "temperature": 1.0, "top_p": 1.0, "repetition_penalty": 1.0,
                 "thinking_budget": None}
-    requests = [GenerationRequest(f"{i:02x}", messages, sampling, item_id=f"item{i}") for i in range(4)]
+    # Four items with the same prompt, each with its item seed (as the runner plans them) ...
+    requests = [GenerationRequest(f"{i:02x}", messages, {**sampling, "seed": item_seed(0, 0, f"item{i}")},
+                                  item_id=f"item{i}") for i in range(4)]
     texts = {r.key: r.text for r in backend.run(requests)}
-    again = {r.key: r.text for r in backend.run(requests)}
-    assert texts == again                                     # seeded: reproducible
-    assert len(set(texts.values())) > 1                       # but not one stream shared by the whole batch
+    again = {r.key: r.text for r in backend.run(requests[::-1])}
+    assert texts == again                                     # seeded: reproducible, in any batch order
+    assert len(set(texts.values())) > 1                       # not one stream shared by the whole batch
+    alone = {r.key: r.text for r in backend.run(requests[1:2])}
+    assert alone == {"01": texts["01"]}                       # what shares the batch changes nothing
+    # ... and requests that carry one seed are sampled with exactly that seed: one stream.
+    same = [GenerationRequest(f"s{i}", messages, {**sampling, "seed": 7}, item_id=f"item{i}") for i in range(3)]
+    assert len({r.text for r in backend.run(same)}) == 1
 
 
 def test_windows_bound_the_prompts_held_and_every_request_is_answered(backend, tmp_path):

@@ -52,10 +52,15 @@ def test_overrides_are_dotted_and_typed(tmp_path):
     ("novalue", ["key=value"]),
     ("data.source=hub", ["data.source", "world, files"]),
     ("data.train=x.jsonl", ["data.train", "data.source is world"]),
+    ("eval.endpoint.urls=[ftp://x]", ["eval.endpoint.urls", "'ftp://x'", "http(s) URL"]),
+    ("iterations.distill.endpoint.model=m", ["iterations.distill.endpoint.urls is empty"]),
+    ("cognition.endpoint.urls=[http://a/v1] cognition.endpoint.shape=vllm", ["cognition.endpoint.shape", "openai, official"]),
+    ("iterations.curation.endpoint.urls=[http://a/v1] iterations.curation.endpoint.concurrency=0",
+     ["iterations.curation.endpoint.concurrency=0", "1 to 256"]),
 ])
 def test_bad_settings_are_refused_naming_the_key(override, words):
     with pytest.raises(ValueError) as e:
-        load_recipe("smoke", [override])
+        load_recipe("smoke", override.split(" "))
     assert all(w in str(e.value) for w in words), str(e.value)
 
 
@@ -107,3 +112,11 @@ def test_the_data_section_defaults_to_the_world_and_files_need_train_and_heldout
         load_recipe("smoke", ["data.source=files", "data.train=a.jsonl"])
     with pytest.raises(ValueError, match="data.source=files needs data.train"):
         load_recipe("smoke", ["data.source=files", "data.heldout=b.jsonl"])
+
+
+def test_an_endpoint_section_is_read_from_overrides_with_its_defaults():
+    r = load_recipe("smoke", ["iterations.distill.endpoint.urls=[http://127.0.0.1:9999/v1, http://127.0.0.1:9998/v1]"])
+    e = r.iterations.distill.endpoint
+    assert e.urls == ["http://127.0.0.1:9999/v1", "http://127.0.0.1:9998/v1"]
+    assert (e.model, e.shape, e.concurrency, e.api_key_env, e.check_model) == (None, "openai", 8, None, True)
+    assert r.iterations.curation.endpoint is None and r.eval.endpoint is None      # per stage, native by default
