@@ -128,6 +128,9 @@ def run(
                 loaded[name] = load_task(name, dirs[name])
             except ModuleNotFoundError as e:
                 raise ValueError(str(e)) from None
+            task = loaded[name]
+            _err.print(f"{name}: {len(task.items())} items from {getattr(task, 'layout', 'release files')} "
+                       f"in {getattr(task, 'source', '') or dirs[name]}", markup=False, soft_wrap=True)
         out = out or Path("results") / time.strftime("%Y%m%d-%H%M%S")
         policy = RetryPolicy(max_attempts=retries)
         config = EvalConfig(budgets=budget_list, seeds=seeds, limit=limit, prompt=prompt,
