@@ -51,20 +51,21 @@ class ProgressBar:
     """The progress of one loop of `total` steps (0: unknown), started at `start`.
 
     `update(done=..., **values)` sets the count, `advance(n, **values)` adds to it; `values` are the
-    running numbers to show (loss, score). `enabled=False` shows nothing. Use it as a context
-    manager, or call `close()`.
+    running numbers to show (loss, score). `enabled=False` shows nothing. `started`: the clock
+    reading the loop began at (default: now). Use it as a context manager, or call `close()`.
     """
 
     def __init__(self, label: str, total: int = 0, *, start: int = 0, unit: str = "steps",
                  console: Console | None = None, every_s: float = 10.0, every_n: int | None = None,
-                 enabled: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+                 enabled: bool = True, clock: Callable[[], float] = time.monotonic,
+                 started: float | None = None) -> None:
         self.label, self.total, self.done, self.unit = label, max(0, int(total)), int(start), unit
         self.values: dict[str, Any] = {}
         self.console = console or default_console()
         self.every_s, self.every_n = every_s, every_n
         self.enabled = enabled
         self._clock = clock
-        self._start_step, self._started = self.done, clock()
+        self._start_step, self._started = self.done, clock() if started is None else started
         self._last_line: tuple[float, int] | None = None
         self._task: TaskID | None = None
         self._closed = False
@@ -179,13 +180,16 @@ def track(items: Iterable[T], label: str, total: int | None = None, **kwargs: An
 def progress_hook(label: str, *, unit: str = "steps", enabled: bool = True,
                   **kwargs: Any) -> Callable[[int, int], None]:
     """An `on_progress(done, total)` callback for loops that report counts: it opens a bar on the
-    first call and closes it when `done` reaches `total`."""
-    state: dict[str, ProgressBar] = {}
+    first call and closes it when `done` reaches `total`. Its first bar's clock starts when the hook
+    is made (loops that report after their first batch still show the time that batch took)."""
+    clock = kwargs.pop("clock", time.monotonic)
+    state: dict[str, Any] = {"started": clock()}
 
     def hook(done: int, total: int) -> None:
         bar = state.get("bar")
         if bar is None or bar._closed:
-            bar = state["bar"] = ProgressBar(label, total, unit=unit, enabled=enabled, **kwargs)
+            bar = state["bar"] = ProgressBar(label, total, unit=unit, enabled=enabled, clock=clock,
+                                             started=state.pop("started", None), **kwargs)
         bar.update(done, total=total)
         if total and done >= total:
             bar.close()

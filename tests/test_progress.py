@@ -122,6 +122,24 @@ def test_metrics_log_reports_through_the_same_facility(tmp_path, capsys):
     log.log(2, {"loss": 1.5})
     log.advance()
     log.close()
-    err = capsys.readouterr().err
-    assert err.splitlines()[0].startswith("sft  0/2 (0%) steps")
-    assert "sft  2/2 (100%) steps  loss 1.5" in err and "\r" not in err
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sft ")]
+    assert lines[0].startswith("sft  0/2 (0%) steps") and lines[-1].startswith("sft  2/2 (100%) steps  loss 1.5")
+    assert not any("\r" in line for line in lines)
+
+
+def test_hook_clock_starts_when_the_loop_does():
+    """A loop that reports only after its first batch still shows the time that batch took."""
+    console, clock = plain(), Clock()
+    hook = progress_hook("self-distillation 1", unit="questions", console=console, clock=clock)
+    clock.now += 12.0
+    hook(6, 6)
+    assert console.file.getvalue().splitlines()[-1] == \
+        "self-distillation 1  6/6 (100%) questions  elapsed 0:12  left 0:00"
+
+
+def test_run_labels(tmp_path):
+    from mgrd.training.metrics import run_label
+
+    assert run_label(tmp_path / "runs" / "x" / "cold_start" / "train") == "cold_start"
+    assert run_label(tmp_path / "runs" / "x" / "iter2" / "rl" / "train") == "iter2/rl"
+    assert run_label(tmp_path / "my-sft") == "my-sft"

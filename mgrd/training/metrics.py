@@ -37,7 +37,7 @@ class MetricsLog:
             kept = [r for r in read_jsonl(self.path) if r.get("step", 0) <= start_step]
             write_jsonl_atomic(self.path, kept)
         if progress:
-            self._bar = ProgressBar(label or Path(run_dir).name, total, start=start_step)
+            self._bar = ProgressBar(label or run_label(run_dir), total, start=start_step)
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -68,6 +68,16 @@ class MetricsLog:
             self._bar.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def run_label(run_dir: str | os.PathLike) -> str:
+    """A run's name on its progress bar: the folder's name, or for a pipeline stage's `STAGE/train`
+    folder the stage's (`cold_start`, `iter1/rl`)."""
+    path = Path(run_dir).absolute()
+    if path.name != "train":
+        return path.name
+    stage, parent = path.parent.name, path.parent.parent.name
+    return f"{parent}/{stage}" if parent.startswith("iter") else stage
 
 
 def decoder_train_flops(num_params: int, num_layers: int, hidden: int, tokens: int, seq_len: int) -> float:
