@@ -12,6 +12,7 @@ loop's step does not fight it for the screen.
 
 from __future__ import annotations
 
+import atexit
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -24,6 +25,14 @@ T = TypeVar("T")
 
 _stderr: Console | None = None
 _live: dict[int, list] = {}   # id(console) -> [rich Progress, number of open bars]
+
+
+@atexit.register
+def _stop_all() -> None:
+    """A loop that raised leaves its bar open: stop the displays so the terminal gets its cursor back."""
+    for bar, _ in list(_live.values()):
+        bar.stop()
+    _live.clear()
 
 
 def default_console() -> Console:
