@@ -167,11 +167,12 @@ def _official_row(row: dict, schema: HubSchema, store: AudioStore, what: str) ->
             out["choices"] = json.loads(out["choices"])
         except json.JSONDecodeError:
             raise LayoutError(f"{what}: choices is neither a list nor a JSON list: {out['choices']!r}") from None
-    audio = next((row[c] for c in schema.audio_columns if isinstance(row.get(c), Mapping) and "bytes" in row[c]), None)
-    if audio is None:
+    column = next((c for c in schema.audio_columns if isinstance(row.get(c), Mapping) and "bytes" in row[c]), None)
+    if column is None:
         columns = ", ".join(sorted(row)) or "none"
         raise LayoutError(f"{what}: no audio column; expected one of {', '.join(schema.audio_columns)} holding "
                           f"{{bytes, path}} (columns found: {columns})")
+    audio = out.pop(column)   # the bytes are not kept in memory once written
     if not audio.get("bytes"):
         raise LayoutError(f"{what}: the audio column holds no bytes (path {audio.get('path')!r}); hub parquet "
                           "and save_to_disk folders embed the audio, so this snapshot is incomplete")
