@@ -18,7 +18,7 @@ FIELDS = ("user_query", "taskType", "checklist")
 
 class WildSpeech(Benchmark):
     name = "wildspeech"
-    version = "2"   # 2: the official language rule is langdetect's (was a Latin-letter share)
+    version = "1"   # the items and prompt; the scoring rules' version is SCORING_VERSION (scores re-run from the cache)
     default_prompt = None   # audio only
     judged = True
     judge_template = WILDSPEECH_JUDGE_TEMPLATE
