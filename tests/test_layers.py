@@ -8,7 +8,7 @@ import pytest
 import mgrd
 
 LAYERS = {
-    "runtime": 0, "io": 0,
+    "runtime": 0, "io": 0, "progress": 0,
     "audio": 1, "chat": 1, "scoring": 1,
     "model": 2,
     "inference": 3, "data": 3, "tasks": 3, "remote": 3,
@@ -18,7 +18,7 @@ LAYERS = {
 }
 # Pairs on one layer that must not import each other, and the only packages serving may use.
 SEPARATE = {("training", "evaluation"), ("evaluation", "training")}
-SERVING_MAY_USE = {"runtime", "io", "audio", "chat", "model", "inference", "serving"}
+SERVING_MAY_USE = {"runtime", "io", "progress", "audio", "chat", "model", "inference", "serving"}
 
 ROOT = Path(mgrd.__file__).parent
 

@@ -27,15 +27,21 @@ def _load(model_dir: Path, dtype: str, device: str):
     return Engine(model, tokenizer)
 
 
+NO_REASONING = "(no reasoning)"
+NO_ANSWER = "(none: generation ended inside the reasoning)"
+
+
 def _print_result(reasoning: str, answer: str) -> None:
-    if reasoning:
+    if reasoning.strip():
         console.print("[dim]── reasoning ──[/]")
         console.print(reasoning, style="dim", markup=False)
+    else:
+        console.print(NO_REASONING, style="dim")
     console.print("[bold]── answer ──[/]")
     if answer:
         console.print(answer, markup=False)
     else:
-        console.print("(none: generation ended inside the reasoning)", style="dim")
+        console.print(NO_ANSWER, style="dim")
 
 
 def _ask(engine, messages, params, stream: bool) -> str:
@@ -46,22 +52,31 @@ def _ask(engine, messages, params, stream: bool) -> str:
         gen = engine.generate([prompt], params)[0][0]
         _print_result(gen.reasoning, gen.answer)
         return gen.answer
-    answer, in_answer, started = [], False, False
-    for event in engine.stream([prompt], params):
-        if event.reasoning:
-            if not started:
+    return _print_stream(engine.stream([prompt], params))
+
+
+def _print_stream(events) -> str:
+    """Print streamed reasoning (dimmed) then the answer; returns the answer. Reasoning that is only
+    whitespace counts as none."""
+    answer, in_answer, started, pending = [], False, False, ""
+    for event in events:
+        if event.reasoning and not started:
+            pending += event.reasoning
+            if pending.strip():
                 console.print("[dim]── reasoning ──[/]")
+                console.print(pending.lstrip(), style="dim", end="", markup=False)
                 started = True
+        elif event.reasoning:
             console.print(event.reasoning, style="dim", end="", markup=False)
         if event.answer:
             if not in_answer:
-                console.print(("\n" if started else "") + "[bold]── answer ──[/]")
+                console.print("\n[bold]── answer ──[/]" if started else f"[dim]{NO_REASONING}[/]\n[bold]── answer ──[/]")
                 in_answer = True
             console.print(event.answer, end="", markup=False)
             answer.append(event.answer)
     if not in_answer:
-        console.print(("\n" if started else "") + "[bold]── answer ──[/]")
-        console.print("(none: generation ended inside the reasoning)", style="dim")
+        console.print(("\n" if started else f"[dim]{NO_REASONING}[/]\n") + "[bold]── answer ──[/]")
+        console.print(NO_ANSWER, style="dim")
     console.print()
     return "".join(answer)
 

@@ -111,6 +111,7 @@ def run(
     from mgrd.evaluation import EvalConfig, Judge, RecordStore, RetryPolicy, run_eval
     from mgrd.evaluation.report import failure_line
     from mgrd.evaluation.sweep import parse_budgets
+    from mgrd.progress import progress_hook
     from mgrd.tasks.registry import load_task, task_spec
 
     with user_errors():
@@ -127,6 +128,9 @@ def run(
                 loaded[name] = load_task(name, dirs[name])
             except ModuleNotFoundError as e:
                 raise ValueError(str(e)) from None
+            task = loaded[name]
+            _err.print(f"{name}: {len(task.items())} items from {getattr(task, 'layout', 'release files')} "
+                       f"in {getattr(task, 'source', '') or dirs[name]}", markup=False, soft_wrap=True)
         out = out or Path("results") / time.strftime("%Y%m%d-%H%M%S")
         policy = RetryPolicy(max_attempts=retries)
         config = EvalConfig(budgets=budget_list, seeds=seeds, limit=limit, prompt=prompt,
@@ -141,12 +145,11 @@ def run(
                            batch_size, dtype, device)
         try:
             scores = run_eval(loaded, backend, config, out, judge=judge_client,
-                              progress=lambda d, n: console.print(f"\r{d}/{n}", end="") if d % 10 == 0 or d == n else None)
+                              progress=progress_hook(f"eval {','.join(names)}", unit="requests", console=_err))
         finally:
             backend.close()
             if judge_client:
                 judge_client.close()
-    console.print()
     failures = failure_line(scores)
     requests = scores.get("requests", {})
     if failures and requests.get("failed") == requests.get("total"):

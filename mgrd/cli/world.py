@@ -26,20 +26,16 @@ def generate(
     force: Annotated[bool, typer.Option(help="replace a split made with other settings")] = False,
 ) -> None:
     """Generate one split of the synthetic world (resumes an interrupted run)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from mgrd.data.world import WorldConfig, generate_split
+    from mgrd.progress import ProgressBar
 
     with user_errors():
         chosen = tuple(f.strip() for f in families.split(",") if f.strip()) or None
         config = WorldConfig(split=split, n=n, families=chosen, seed=seed, bait_share=bait_share).checked()
         workers = workers or min(2, os.cpu_count() or 1)
-        with Progress(TextColumn(f"world {split}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=_err) as progress:
-            bar = progress.add_task("items", total=n)
-            info = generate_split(out, config, workers=workers, force=force,
-                                  on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
-                                  on_message=lambda m: progress.console.print(m, highlight=False))
+        with ProgressBar(f"world {split}", n, unit="items", console=_err) as bar:
+            info = generate_split(out, config, workers=workers, force=force, on_progress=bar.callback(),
+                                  on_message=lambda m: _err.print(m, highlight=False))
         _out.print(f"{split}: {info['records']} records, {info['audio_seconds'] / 60:.1f} min of audio in {out} "
                    f"({', '.join(f'{k} {v}' for k, v in info['families'].items())})", highlight=False)
 

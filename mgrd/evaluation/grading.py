@@ -14,7 +14,8 @@ from mgrd.evaluation.grounding import grounding_score
 from mgrd.remote import Judge
 from mgrd.tasks.base import Task, TaskItem
 
-SCORING_VERSION = "2"   # 2: an answer naming no choice, or no number, is wrong instead of unscored
+SCORING_VERSION = "3"   # 2: an answer naming no choice, or no number, is wrong instead of unscored;
+                        # 3: WildSpeech's official language rule is langdetect (was a Latin-letter share)
 
 
 def item_from_record(record: dict) -> TaskItem:

@@ -21,6 +21,7 @@ from mgrd.evaluation import EvalConfig, RecordStore, run_eval
 from mgrd.inference.backend import SEED_RULE, Backend
 from mgrd.evaluation.statistics import mean_ci, summarise, wilson_interval
 from mgrd.pipeline.perception import chain_claims, text_control, verbalisation
+from mgrd.progress import progress_hook
 from mgrd.scoring.grounding import verify_grounding
 from mgrd.tasks.world import WorldTask, record_item
 from mgrd.training.cognition import denies_hearing
@@ -54,12 +55,7 @@ def run_task(task: WorldTask, backend: Backend, budgets: Sequence[int | None], o
     {(item id, budget label): {row of scored.jsonl, text, reasoning}})."""
     config = EvalConfig(budgets=tuple(budgets), seeds=1, seed=seed, max_tokens=max_tokens, temperature=temperature,
                         top_p=1.0)
-    step = max(1, len(task.items()) * len(budgets) // 4)
-
-    def progress(done: int, total: int) -> None:
-        if on_progress and (done % step == 0 or done == total):
-            on_progress(f"{task.name}: {done}/{total} requests")
-
+    progress = progress_hook(f"eval {task.name}", unit="requests", enabled=on_progress is not None)
     scores = run_eval({task.name: task}, backend, config, out, progress=progress, write_report=False)
     from mgrd.evaluation.report import write_report
 

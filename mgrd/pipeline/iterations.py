@@ -11,6 +11,7 @@ from mgrd.pipeline.outputs import (CognitionReport, CognitionTrained, Curated, C
 from mgrd.pipeline.recipe import IterationSpec
 from mgrd.pipeline.runner import StageResult, finished
 from mgrd.pipeline.stages import Context, model_of, ppo_stage, settings, sft_stage
+from mgrd.progress import progress_hook
 from mgrd.training.config import OptimConfig, SourceConfig
 
 HERE = "mgrd.pipeline.iterations"
@@ -19,10 +20,7 @@ ENGINE_CODE = ("mgrd.pipeline.backends", "mgrd.evaluation.native", "mgrd.evaluat
 
 
 def _progress(ctx: Context, what: str):
-    def show(done: int, total: int) -> None:
-        if ctx.progress:
-            ctx.say(f"  {what}: {done}/{total} questions")
-    return show
+    return progress_hook(what, unit="questions", enabled=ctx.progress)
 
 
 def _failures(ctx: Context, failures, asked: int, what: str) -> None:

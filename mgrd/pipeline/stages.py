@@ -20,6 +20,7 @@ from mgrd.pipeline.artifacts import ModelDir, RecordFile, file_digest, files_dig
 from mgrd.pipeline.outputs import BaseModel, DataReport, DataSet, EncoderTrained, HasModel, RLPoint, RLTrained, Trained
 from mgrd.pipeline.recipe import DATA_SPLITS, PPOSpec, Recipe, SFTSpec
 from mgrd.pipeline.runner import Runner, StageResult, finished, read_json, rl_series
+from mgrd.progress import progress_hook
 from mgrd.training.config import OptimConfig, RunConfig, SourceConfig
 
 HERE = "mgrd.pipeline.stages"
@@ -149,7 +150,8 @@ def world(ctx: Context) -> StageResult[DataSet]:
         root = sdir / "data"
         for split, n in (("train", spec.train), ("heldout", spec.heldout)):
             cfg = WorldConfig(split, n, tuple(families) if families else None, spec.seed, spec.bait_share)
-            generate_split(root, cfg, workers=spec.workers, on_message=ctx.say)
+            generate_split(root, cfg, workers=spec.workers, on_message=ctx.say,
+                           on_progress=progress_hook(f"world {split}", unit="items", enabled=ctx.progress))
         reports = tuple(split_report(s, list(read_split(root, s))) for s in ("train", "heldout"))
         return DataSet("world", str(root.resolve()), {s: RecordFile.of(split_path(root, s)) for s in ("train", "heldout")},
                        reports, tuple(families) if families else "all", not missing)

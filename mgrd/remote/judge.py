@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from mgrd.progress import track
 from mgrd.remote.retry import RequestFailed, RetryPolicy, post_json
 from mgrd.remote.store import RecordStore, stable_hash
 
@@ -64,7 +65,8 @@ class Judge:
                 missing.append((key, job))
         if missing and self.client is not None:
             with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="mgrd-judge") as pool:
-                for record in pool.map(lambda kj: self._ask(*kj), missing):
+                for record in track(pool.map(lambda kj: self._ask(*kj), missing), f"judge {self.model}",
+                                    total=len(missing), unit="requests"):
                     self._put(record)
                     out[record["key"]] = record
         return out

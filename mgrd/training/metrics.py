@@ -1,10 +1,9 @@
-"""Observability: JSONL metrics in the run directory, a live progress bar, optional TensorBoard, MFU."""
+"""Observability: JSONL metrics in the run directory, live progress (mgrd.progress), optional TensorBoard, MFU."""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import torch
 
 from mgrd.io import read_jsonl, write_jsonl_atomic
+from mgrd.progress import ProgressBar
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -25,7 +25,7 @@ class MetricsLog:
 
     def __init__(self, run_dir: str | os.PathLike, *, enabled: bool = True, total: int = 0,
                  start_step: int = 0, progress: bool = True, tensorboard: bool = False,
-                 show: tuple[str, ...] = ("loss",)) -> None:
+                 show: tuple[str, ...] = ("loss",), label: str | None = None) -> None:
         self.path = Path(run_dir) / METRICS_FILE
         self.enabled = enabled
         self.show = show
@@ -37,10 +37,7 @@ class MetricsLog:
             kept = [r for r in read_jsonl(self.path) if r.get("step", 0) <= start_step]
             write_jsonl_atomic(self.path, kept)
         if progress:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, initial=start_step, file=sys.stderr, dynamic_ncols=True,
-                             disable=None)   # None: off when stderr is not a terminal
+            self._bar = ProgressBar(label or run_label(run_dir), total, start=start_step)
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -60,17 +57,27 @@ class MetricsLog:
                 if isinstance(v, (int, float)):
                     self._tb.add_scalar(k, v, step)
         if self._bar is not None:
-            self._bar.set_postfix({k: f"{values[k]:.4g}" for k in self.show if isinstance(values.get(k), float)})
+            self._bar.update(**{k: values[k] for k in self.show if isinstance(values.get(k), float)})
 
     def advance(self, n: int = 1) -> None:
         if self._bar is not None:
-            self._bar.update(n)
+            self._bar.advance(n)
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def run_label(run_dir: str | os.PathLike) -> str:
+    """A run's name on its progress bar: the folder's name, or for a pipeline stage's `STAGE/train`
+    folder the stage's (`cold_start`, `iter1/rl`)."""
+    path = Path(run_dir).absolute()
+    if path.name != "train":
+        return path.name
+    stage, parent = path.parent.name, path.parent.parent.name
+    return f"{parent}/{stage}" if parent.startswith("iter") else stage
 
 
 def decoder_train_flops(num_params: int, num_layers: int, hidden: int, tokens: int, seq_len: int) -> float:

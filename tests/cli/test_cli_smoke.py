@@ -47,7 +47,24 @@ def test_chat_prints_reasoning_and_answer(tiny, clip, extra):
     assert result.exit_code == 0, result.output
     assert "answer" in result.output
     if "--no-think" in extra:
-        assert "reasoning" not in result.output
+        assert "(no reasoning)" in result.output and "── reasoning ──" not in result.output
+
+
+def test_empty_reasoning_is_said(capsys):
+    from types import SimpleNamespace as Event
+
+    from mgrd.cli import chat
+
+    chat._print_result("\n", "42")
+    assert capsys.readouterr().out == "(no reasoning)\n── answer ──\n42\n"
+    chat._print_result("pitch 440 Hz", "A")
+    assert capsys.readouterr().out == "── reasoning ──\npitch 440 Hz\n── answer ──\nA\n"
+    events = [Event(reasoning="\n", answer=""), Event(reasoning="", answer="4"), Event(reasoning="", answer="2")]
+    assert chat._print_stream(events) == "42"
+    assert capsys.readouterr().out == "(no reasoning)\n── answer ──\n42\n"
+    events = [Event(reasoning="\n", answer=""), Event(reasoning="two beeps", answer=""), Event(reasoning="", answer="2")]
+    assert chat._print_stream(events) == "2"
+    assert capsys.readouterr().out == "── reasoning ──\ntwo beeps\n── answer ──\n2\n"
 
 
 @pytest.mark.parametrize("args,message", [

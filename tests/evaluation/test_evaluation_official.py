@@ -122,8 +122,24 @@ def test_judge_parsers():
 
 
 def test_wildspeech_language_rule():
+    pytest.importorskip("langdetect", reason="the `langdetect` extra is not installed")
     task = WildSpeech()
     item = TaskItem(id="w", question="Tell me a joke", answer="", meta={"checklist": "- funny"})
     assert task.scores(item, "Why did the chicken cross the road?", 8.0) == (8.0, 8.0)
     assert task.scores(item, "为什么鸡要过马路？", 8.0) == (1.0, 8.0)
     assert task.scores(item, "anything", None) == (None, None)
+
+
+def test_wildspeech_language_rule_is_langdetect(monkeypatch):
+    """A French reply is written in Latin letters, yet langdetect (the benchmark's rule) reads it as French."""
+    pytest.importorskip("langdetect", reason="the `langdetect` extra is not installed")
+    task = WildSpeech()
+    item = TaskItem(id="w", question="Tell me a joke", answer="", meta={"checklist": "- funny"})
+    french = "Pourquoi le poulet a-t-il traversé la route ? Pour aller de l'autre côté."
+    assert task.scores(item, french, 7.0) == (1.0, 7.0)
+    assert "langdetect" in task.difference(item, french, 1.0, 7.0)
+    assert task.scores(item, "Sure! Here is a short joke for you about a cat and a dog.", 7.0) == (7.0, 7.0)
+    assert task.scores(item, "42", 5.0) == (5.0, 5.0)          # no letters: nothing to detect, not penalised
+    monkeypatch.setitem(__import__("sys").modules, "langdetect", None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'mgrd\[langdetect\]'"):
+        task.scores(item, french, 7.0)

@@ -123,6 +123,7 @@ def test_cache_keys_change_with_every_keyed_setting(tmp_path):
 
 
 def test_judged_task_with_fake_judge(fake, tmp_path):
+    pytest.importorskip("langdetect", reason="the `langdetect` extra is not installed")
     tasks = {"bigbench_audio": load_task("bigbench_audio", make_bba(tmp_path / "bba")),
              "wildspeech": load_task("wildspeech", make_wildspeech(tmp_path / "ws"))}
     model = fake(lambda b, n: FakeReply("thinking\n</think>\n7"))

@@ -94,6 +94,7 @@ def test_spoken_mqa_splits(tmp_path):
 
 
 def test_wildspeech_audio_only(tmp_path):
+    pytest.importorskip("langdetect", reason="the `langdetect` extra is not installed")
     task = load_task("wildspeech", make_wildspeech(tmp_path))
     item = task.items()[0]
     assert (item.id, item.category, item.meta["noise"]) == ("h1", "Text Creation", "natural_noise")

@@ -26,9 +26,10 @@ class Benchmark(Task):
     score_scale: float = 100.0                  # multiplier to the paper's scale (WildSpeech 1–10 → ×10)
     judge_sampling: Mapping = MappingProxyType({"temperature": 0.0, "max_tokens": 16})
 
-    def __init__(self, items: Sequence[TaskItem] = (), *, source: str = "") -> None:
+    def __init__(self, items: Sequence[TaskItem] = (), *, source: str = "", layout: str = "release files") -> None:
         self._items = tuple(items)
         self.source = source
+        self.layout = layout   # which on-disk layout the items came from (release files or a hub snapshot)
 
     def items(self) -> Sequence[TaskItem]:
         return self._items

@@ -11,6 +11,7 @@ from mgrd.scoring import extract_number, normalize, unwrap_tags
 from mgrd.scoring.judge_prompts import BBA_JUDGE_TEMPLATE, bba_judge_prompt, parse_verdict
 from mgrd.tasks.base import TaskItem
 from mgrd.tasks.benchmarks.benchmark import Benchmark
+from mgrd.tasks.benchmarks.hub import SCHEMAS, layout_of, read_snapshot
 from mgrd.tasks.benchmarks.layout import (audio_path, check_audio_exists, find_file, read_records, require_fields,
                                           text_field)
 
@@ -75,9 +76,12 @@ def rule_answer(answer: str, official_answer: str) -> str | None:
 def load_bigbench_audio(data_dir: str | Path) -> BigBenchAudio:
     """The 1,000 clips; `file_name` is relative to the metadata file's folder (HF audiofolder)."""
     root = Path(data_dir)
-    path = find_file(root, ["metadata.csv", "metadata.jsonl", "metadata.json", "data/metadata.csv",
-                            "data/metadata.jsonl", "data/metadata.json"], "Big Bench Audio")
-    rows = read_records(path)
+    if (snap := read_snapshot(root, SCHEMAS["bigbench_audio"])) is not None:
+        path, rows, base = snap.source, snap.rows, snap.audio_dir
+    else:
+        path = find_file(root, ["metadata.csv", "metadata.jsonl", "metadata.json", "data/metadata.csv",
+                                "data/metadata.jsonl", "data/metadata.json"], "Big Bench Audio")
+        rows, base = read_records(path), path.parent
     require_fields(rows, FIELDS, path)
     items = []
     for row in rows:
@@ -86,8 +90,8 @@ def load_bigbench_audio(data_dir: str | Path) -> BigBenchAudio:
         if question:
             meta["question"] = question
         items.append(TaskItem(id=str(row["id"]), question=question, answer=str(row["official_answer"]).strip(),
-                              audio=(audio_path(path.parent, str(row["file_name"]), f"item {row['id']}"),),
+                              audio=(audio_path(base, str(row["file_name"]), f"item {row['id']}"),),
                               category=meta["category"], meta=meta))
     check_audio_exists((a for it in items for a in it.audio), "Big Bench Audio",
-                       f"the file_name paths relative to {path.parent}")
-    return BigBenchAudio(items, source=str(path))
+                       f"the file_name paths relative to {base}")
+    return BigBenchAudio(items, source=str(path), layout=layout_of(snap))

@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 from mgrd.tasks.base import TaskItem
 from mgrd.tasks.benchmarks.choice import ChoiceBenchmark
+from mgrd.tasks.benchmarks.hub import SCHEMAS, layout_of, read_snapshot
 from mgrd.tasks.benchmarks.layout import (LayoutError, audio_path, check_audio_exists, find_file, read_records,
                                           require_fields)
 
@@ -23,8 +24,11 @@ class MMAR(ChoiceBenchmark):
 def load_mmar(data_dir: str | Path) -> MMAR:
     """MMAR's 1,000 items; `thinking`, `cue` and `rubric` (MMAR-Rubrics) are kept in `meta`."""
     root = Path(data_dir)
-    path = find_file(root, ["MMAR-meta.json", "MMAR-meta.jsonl"], "MMAR")
-    rows = read_records(path)
+    if (snap := read_snapshot(root, SCHEMAS["mmar"])) is not None:
+        path, rows, root = snap.source, snap.rows, snap.audio_dir
+    else:
+        path = find_file(root, ["MMAR-meta.json", "MMAR-meta.jsonl"], "MMAR")
+        rows = read_records(path)
     require_fields(rows, FIELDS, path)
     items = []
     for row in rows:
@@ -36,4 +40,4 @@ def load_mmar(data_dir: str | Path) -> MMAR:
                               choices=tuple(str(c) for c in row["choices"]), category=meta["category"],
                               meta=meta))
     check_audio_exists((a for it in items for a in it.audio), "MMAR", f"{root}/audio/<id>.wav")
-    return MMAR(items, source=str(path))
+    return MMAR(items, source=str(path), layout=layout_of(snap))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mgrd.tasks.base import TaskItem
 from mgrd.tasks.benchmarks.choice import ChoiceBenchmark
+from mgrd.tasks.benchmarks.hub import SCHEMAS, layout_of, read_snapshot
 from mgrd.tasks.benchmarks.layout import (LayoutError, audio_path, check_audio_exists, find_file, read_records,
                                           require_fields)
 
@@ -35,12 +36,15 @@ def load_mmau(data_dir: str | Path, *, labels: str = "v05.15.25") -> MMAU:
     if labels not in LABEL_FILES:
         raise ValueError(f"unknown MMAU label set {labels!r}; accepted: {', '.join(LABEL_FILES)}")
     root = Path(data_dir)
-    path = find_file(root, [LABEL_FILES[labels]], f"MMAU ({labels} labels)")
-    rows = read_records(path)
+    if (snap := read_snapshot(root, SCHEMAS["mmau"])) is not None:
+        path, rows, root = snap.source, snap.rows, snap.audio_dir
+    else:
+        path = find_file(root, [LABEL_FILES[labels]], f"MMAU ({labels} labels)")
+        rows = read_records(path)
     require_fields(rows, FIELDS, path)
     items = [_item(root, row, path) for row in rows]
     check_audio_exists((a for it in items for a in it.audio), "MMAU", f"{root}/test-mini-audios/<id>.wav")
-    return (MMAU if labels == "v05.15.25" else MMAUOriginal)(items, source=str(path))
+    return (MMAU if labels == "v05.15.25" else MMAUOriginal)(items, source=str(path), layout=layout_of(snap))
 
 
 def _item(root: Path, row: dict, path: Path) -> TaskItem:

@@ -7,6 +7,7 @@ from pathlib import Path
 from mgrd.scoring.official import MMSU_LETTERS, mmsu_letter
 from mgrd.tasks.base import TaskItem
 from mgrd.tasks.benchmarks.choice import ChoiceBenchmark
+from mgrd.tasks.benchmarks.hub import SCHEMAS, layout_of, read_snapshot
 from mgrd.tasks.benchmarks.layout import audio_path, check_audio_exists, find_file, read_records, require_fields
 
 FIELDS = ("id", "audio_path", "question", "choice_a", "choice_b", "answer_gt")
@@ -39,9 +40,12 @@ class MMSU(ChoiceBenchmark):
 def load_mmsu(data_dir: str | Path) -> MMSU:
     """MMSU's 5,000 items; choices C and D are dropped when absent (two-way questions)."""
     root = Path(data_dir)
-    path = find_file(root, ["question/mmsu.jsonl", "mmsu.jsonl", "MMSU/question/mmsu.jsonl"], "MMSU")
-    base = path.parent.parent if path.parent.name == "question" else path.parent
-    rows = read_records(path)
+    if (snap := read_snapshot(root, SCHEMAS["mmsu"])) is not None:
+        path, rows, base = snap.source, snap.rows, snap.audio_dir
+    else:
+        path = find_file(root, ["question/mmsu.jsonl", "mmsu.jsonl", "MMSU/question/mmsu.jsonl"], "MMSU")
+        base = path.parent.parent if path.parent.name == "question" else path.parent
+        rows = read_records(path)
     require_fields(rows, FIELDS, path)
     items = []
     for row in rows:
@@ -53,4 +57,4 @@ def load_mmsu(data_dir: str | Path) -> MMSU:
                               audio=(audio_path(base, row["audio_path"], f"MMSU item {row['id']}"),),
                               choices=choices, category=meta["category"], meta=meta))
     check_audio_exists((a for it in items for a in it.audio), "MMSU", f"paths relative to {base}")
-    return MMSU(items, source=str(path))
+    return MMSU(items, source=str(path), layout=layout_of(snap))

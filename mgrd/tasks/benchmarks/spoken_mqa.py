@@ -11,6 +11,7 @@ from mgrd.scoring import extract_number, unwrap_tags
 from mgrd.scoring.official import gsm8k_answer, gsm8k_match, gsm8k_reference
 from mgrd.tasks.base import TaskItem
 from mgrd.tasks.benchmarks.benchmark import Benchmark
+from mgrd.tasks.benchmarks.hub import SCHEMAS, layout_of, read_snapshot
 from mgrd.tasks.benchmarks.layout import (LayoutError, audio_path, check_audio_exists, read_records,
                                           require_fields, text_field)
 
@@ -65,13 +66,16 @@ def load_spoken_mqa(data_dir: str | Path, *, splits: tuple[str, ...] = SPLITS) -
     unknown = [s for s in splits if s not in SPLITS]
     if unknown:
         raise ValueError(f"unknown Spoken-MQA split(s) {', '.join(unknown)}; accepted: {', '.join(SPLITS)}")
-    found = {s: p for s in splits for p in (root / f"{s}.jsonl", root / s / "metadata.jsonl") if p.is_file()}
-    if not found:
+    if (snap := read_snapshot(root, SCHEMAS["spoken_mqa"])) is not None:
+        sources = {s: (snap.source, snap.splits[s], snap.audio_dir) for s in splits if s in snap.splits}
+    else:
+        found = {s: p for s in splits for p in (root / f"{s}.jsonl", root / s / "metadata.jsonl") if p.is_file()}
+        sources = {s: (found[s], read_records(found[s]), found[s].parent) for s in splits if s in found}
+    if not sources:
         raise LayoutError(f"Spoken-MQA: expected <split>.jsonl (or <split>/metadata.jsonl) in {root} for at least "
                           f"one of {', '.join(splits)}")
     items = []
-    for split, path in ((s, found[s]) for s in splits if s in found):
-        rows = read_records(path)
+    for split, (path, rows, base) in sources.items():
         require_fields(rows, ("context", "answer"), path)
         for i, row in enumerate(rows):
             context = row["context"]
@@ -79,7 +83,7 @@ def load_spoken_mqa(data_dir: str | Path, *, splits: tuple[str, ...] = SPLITS) -
             item_id = str(row.get("id", f"{split}-{i}"))
             items.append(TaskItem(id=item_id, question=text_field(row.get("context_transcript")),
                                   answer=text_field(row["answer"]),
-                                  audio=(audio_path(path.parent, rel, f"Spoken-MQA {item_id}"),), category=split,
+                                  audio=(audio_path(base, rel, f"Spoken-MQA {item_id}"),), category=split,
                                   meta={"category": split, "instruction": text_field(row.get("instruction"))}))
     check_audio_exists((a for it in items for a in it.audio), "Spoken-MQA", f"paths relative to each split file")
-    return SpokenMQA(items, source=str(root))
+    return SpokenMQA(items, source=str(root), layout=layout_of(snap))

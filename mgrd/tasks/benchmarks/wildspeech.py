@@ -7,8 +7,10 @@ from pathlib import Path
 from types import MappingProxyType
 
 from mgrd.scoring.judge_prompts import WILDSPEECH_JUDGE_TEMPLATE, parse_score, wildspeech_judge_prompt
+from mgrd.scoring.official.language import detected_english, require_langdetect
 from mgrd.tasks.base import TaskItem
 from mgrd.tasks.benchmarks.benchmark import Benchmark
+from mgrd.tasks.benchmarks.hub import SCHEMAS, layout_of, read_snapshot
 from mgrd.tasks.benchmarks.layout import audio_path, check_audio_exists, find_file, read_records, require_fields
 
 FIELDS = ("user_query", "taskType", "checklist")
@@ -16,7 +18,7 @@ FIELDS = ("user_query", "taskType", "checklist")
 
 class WildSpeech(Benchmark):
     name = "wildspeech"
-    version = "1"
+    version = "1"   # the items and prompt; the scoring rules' version is SCORING_VERSION (scores re-run from the cache)
     default_prompt = None   # audio only
     judged = True
     judge_template = WILDSPEECH_JUDGE_TEMPLATE
@@ -35,31 +37,25 @@ class WildSpeech(Benchmark):
         return parse_score(reply)
 
     def scores(self, item: TaskItem, answer: str, judgement: float | None = None) -> tuple[float | None, float | None]:
-        """Official: a reply that is not English scores 1 (WildSpeech's language rule); robust: the
-        judge's score as given."""
+        """Official: a reply `langdetect` does not read as English scores 1 (WildSpeech's language
+        rule, `mgrd[langdetect]`); robust: the judge's score as given."""
         if judgement is None:
             return None, None
-        return (judgement if is_english(answer) else 1.0), judgement
+        return (judgement if detected_english(answer) else 1.0), judgement
 
     def difference(self, item: TaskItem, answer: str, official: float | None, robust: float | None) -> str:
-        return "" if official == robust else "reply not detected as English: the official rule scores it 1"
-
-
-def is_english(text: str) -> bool:
-    """Whether most letters are Latin (a stand-in for `langdetect`, which is not a dependency); a
-    reply with no letters at all (digits only) is not penalised."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return True
-    return sum(c.isascii() for c in letters) / len(letters) >= 0.8
+        return "" if official == robust else "langdetect does not read the reply as English: the official rule scores it 1"
 
 
 def load_wildspeech(data_dir: str | Path) -> WildSpeech:
     """The 1,100 queries; the category is taskType (prosodic items split by `additional_info`)."""
     root = Path(data_dir)
-    path = find_file(root, ["metadata.jsonl", "metadata.json", "metadata.csv", "data/metadata.jsonl"],
-                     "WildSpeech-Bench")
-    rows = read_records(path)
+    if (snap := read_snapshot(root, SCHEMAS["wildspeech"])) is not None:
+        path, rows, base = snap.source, snap.rows, snap.audio_dir
+    else:
+        path = find_file(root, ["metadata.jsonl", "metadata.json", "metadata.csv", "data/metadata.jsonl"],
+                         "WildSpeech-Bench")
+        rows, base = read_records(path), path.parent
     require_fields(rows, FIELDS, path)
     items = []
     for i, row in enumerate(rows):
@@ -73,8 +69,9 @@ def load_wildspeech(data_dir: str | Path) -> WildSpeech:
         meta = {"category": category, "noise": str(row.get("modification_type") or "clean"),
                 "checklist": str(row["checklist"])}
         items.append(TaskItem(id=item_id, question=str(row["user_query"]), answer="",
-                              audio=(audio_path(path.parent, rel, f"WildSpeech item {item_id}"),),
+                              audio=(audio_path(base, rel, f"WildSpeech item {item_id}"),),
                               category=category, meta=meta))
     check_audio_exists((a for it in items for a in it.audio), "WildSpeech-Bench",
-                       f"the audio paths relative to {path.parent}")
-    return WildSpeech(items, source=str(path))
+                       f"the audio paths relative to {base}")
+    require_langdetect()   # before any inference: the official score needs it
+    return WildSpeech(items, source=str(path), layout=layout_of(snap))
