@@ -108,10 +108,14 @@ class FastDecoder:
         self._plans, self._stamp = plans, stamp
 
     # -- public --------------------------------------------------------------------------------
+    @property
+    def kv_dtype(self) -> torch.dtype:
+        """The activations' dtype (that of the norms: quantised linear weights have their own)."""
+        return self.model.norm.weight.dtype
+
     def new_pool(self, tokens: int, *, block: int = 16) -> KVPool:
-        p = self.lm_head.weight
-        return KVPool(len(self.model.layers), self.n_kv, self.head_dim, tokens, p.dtype if p.is_floating_point()
-                      else torch.bfloat16, p.device, block=block)
+        return KVPool(len(self.model.layers), self.n_kv, self.head_dim, tokens, self.kv_dtype,
+                      self.model.norm.weight.device, block=block)
 
     def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.model.embed_tokens(input_ids)

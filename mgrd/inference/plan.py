@@ -107,3 +107,19 @@ def fit(config: AudioLMConfig, *, gpus: int, gib_per_gpu: float, tokens_per_requ
 def kv_budget_tokens(kv_bytes: int, t: TextConfig, dtype: str) -> int:
     """How many tokens' keys and values a budget of `kv_bytes` holds."""
     return max(0, kv_bytes // kv_bytes_per_token(t, dtype))
+
+
+def default_kv_bytes(device, *, cpu_share: float = 0.25) -> int:
+    """A KV budget from free memory: on a GPU, `GPU_MEMORY_UTILIZATION` of its memory less what is
+    in use and the activation reserve; on the CPU, `cpu_share` of the available RAM."""
+    import os
+
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, total = torch.cuda.mem_get_info(device)
+        used = total - free
+        return max(0, int(total * GPU_MEMORY_UTILIZATION) - used - int(ACTIVATION_RESERVE_GIB * GiB))
+    available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return int(available * cpu_share)
