@@ -123,3 +123,57 @@ def default_kv_bytes(device, *, cpu_share: float = 0.25) -> int:
         return max(0, int(total * GPU_MEMORY_UTILIZATION) - used - int(ACTIVATION_RESERVE_GIB * GiB))
     available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return int(available * cpu_share)
+
+
+def released_config(name: str) -> AudioLMConfig:
+    """The released checkpoints' shapes (format reference §1.2): r1, r1.1, step-audio-2-mini."""
+    from mgrd.model.config import AdaptorConfig, EncoderConfig
+
+    shapes = {"r1": (5120, 27648, 64, 40, 8, 1e-5, 65536), "r1.1": (5120, 27648, 64, 40, 8, 1e-5, 65536),
+              "step-audio-2-mini": (3584, 18944, 28, 28, 4, 1e-6, 16384)}
+    key = name.lower()
+    if key not in shapes:
+        raise ValueError(f"unknown released model {name!r}; accepted: {', '.join(shapes)} or a checkpoint "
+                         "directory / config.json")
+    h, inter, layers, heads, kv, eps, ctx = shapes[key]
+    text = TextConfig(vocab_size=158720, hidden_size=h, intermediate_size=inter, num_hidden_layers=layers,
+                      num_attention_heads=heads, num_key_value_heads=kv, rms_norm_eps=eps, rope_theta=1e6,
+                      max_position_embeddings=ctx, eos_token_id=(151643,), pad_token_id=151643)
+    return AudioLMConfig(text=text, encoder=EncoderConfig(), adaptor=AdaptorConfig(llm_dim=h))
+
+
+def load_plan_config(source: str) -> AudioLMConfig:
+    """A released name, a checkpoint directory or a config.json path."""
+    from pathlib import Path
+
+    from mgrd.model.config import read_config
+
+    path = Path(source)
+    if path.is_dir():
+        return read_config(path)
+    if path.is_file():
+        import json
+        return AudioLMConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    return released_config(source)
+
+
+def report(config: AudioLMConfig, *, gpus: int, gib_per_gpu: float, prompt_tokens: int,
+           generation_tokens: int) -> str:
+    """The plan as text: weights per format, KV bytes per token, concurrent requests that fit."""
+    c = parameter_counts(config)
+    t = config.text
+    lines = [f"parameters: {c.total:,} (decoder {c.decoder:,}, audio encoder {c.encoder:,}, adaptor {c.adaptor:,})",
+             f"KV cache per token: {kv_bytes_per_token(t, 'bfloat16'):,} bytes in bfloat16 "
+             f"({t.num_hidden_layers} layers x 2 x {t.num_key_value_heads} KV heads x {head_dim(t)}), "
+             f"{kv_bytes_per_token(t, 'float32'):,} in float32",
+             f"context: {t.max_position_embeddings:,} tokens = {kv_bytes_per_token(t) * t.max_position_embeddings / GiB:.2f}"
+             " GiB of bfloat16 KV per full-length request",
+             f"fit on {gpus} x {gib_per_gpu:g} GiB ({GPU_MEMORY_UTILIZATION:.0%} usable, "
+             f"{ACTIVATION_RESERVE_GIB:g} GiB per device for activations), requests of "
+             f"{prompt_tokens} + {generation_tokens} tokens:",
+             f"  {'weights':<10}{'weight GiB':>12}{'KV GiB left':>14}{'concurrent':>12}"]
+    for fmt in WEIGHT_FORMATS:
+        f = fit(config, gpus=gpus, gib_per_gpu=gib_per_gpu, tokens_per_request=prompt_tokens + generation_tokens,
+                weight_format=fmt, kv_dtype="float32" if fmt == "float32" else "bfloat16")
+        lines.append(f"  {fmt:<10}{f.weights_bytes / GiB:>12.2f}{f.kv_bytes / GiB:>14.2f}{f.concurrent_requests:>12}")
+    return "\n".join(lines)

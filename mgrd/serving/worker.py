@@ -64,8 +64,10 @@ class Job:
 class BatchWorker:
     """Runs `engine.continuous_batch(kv_cache_tokens)`; at most `max_batch` requests in it, `max_queue` waiting."""
 
-    def __init__(self, engine, *, max_batch: int = 8, max_queue: int = 64, kv_cache_tokens: int = 1 << 16) -> None:
+    def __init__(self, engine, *, max_batch: int = 8, max_queue: int = 64, kv_cache_tokens: int = 1 << 16,
+                 max_prefill_tokens: int = 512) -> None:
         self.engine = engine
+        self.max_prefill_tokens = max_prefill_tokens
         self.max_batch = max_batch
         self.max_queue = max_queue
         self.kv_cache_tokens = kv_cache_tokens
@@ -160,8 +162,11 @@ class BatchWorker:
     def _admit(self) -> None:
         """Move waiting jobs into the batch, in order, while they fit (prefill happens here).
 
-        A job counts as running from the moment its admission starts."""
-        while True:
+        A job counts as running from the moment its admission starts. Once `max_prefill_tokens`
+        prompt tokens were prefilled, the rest wait for the next step, so that the running rows
+        (and the requests just admitted) get their next token meanwhile."""
+        prefilled = 0
+        while prefilled < self.max_prefill_tokens:
             with self._cond:
                 if not self._waiting:
                     return
@@ -180,6 +185,7 @@ class BatchWorker:
                 log.exception("prefill failed for a request")
                 added = None
             if added:
+                prefilled += len(job.prompt.input_ids)
                 continue
             with self._cond:
                 del self._running[key]
