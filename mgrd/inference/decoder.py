@@ -52,7 +52,9 @@ class FastDecoder:
         n_params = sum(p.numel() for p in model.parameters())
         # Fusing q/k/v and gate/up into single matmuls copies those weights: worth it for small
         # models (fewer, larger matmuls), not for billions of parameters.
-        self.fuse = n_params <= FUSE_MAX_PARAMETERS
+        # Quantised weights are tensor subclasses that cannot be concatenated: never fused.
+        self.fuse = n_params <= FUSE_MAX_PARAMETERS and not any(
+            type(p.data) is not torch.Tensor for p in model.parameters())
         self._plans: list[_LayerPlan] = []
         self._stamp: tuple = ()
         self.refresh()
@@ -85,7 +87,8 @@ class FastDecoder:
     # -- weights -------------------------------------------------------------------------------
     def _weight_stamp(self) -> tuple:
         """Identity and in-place version of every parameter; changes when training updates them."""
-        return tuple((p.data_ptr(), p._version) for p in self.model.parameters())
+        return tuple((id(p.data), p._version) if type(p.data) is not torch.Tensor else (p.data_ptr(), p._version)
+                     for p in self.model.parameters())
 
     def refresh(self) -> None:
         """Rebuild the layer plans if the model's weights changed since they were made."""
@@ -115,10 +118,10 @@ class FastDecoder:
 
     def new_pool(self, tokens: int, *, block: int = 16) -> KVPool:
         return KVPool(len(self.model.layers), self.n_kv, self.head_dim, tokens, self.kv_dtype,
-                      self.model.norm.weight.device, block=block)
+                      [layer.input_layernorm.weight.device for layer in self.model.layers], block=block)
 
     def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.model.embed_tokens(input_ids)
+        return self.model.embed_tokens(input_ids.to(self.model.embed_tokens.weight.device))
 
     @torch.inference_mode()
     def prefill(self, embeds: torch.Tensor, pool: KVPool, slots: torch.Tensor) -> torch.Tensor:
@@ -139,6 +142,8 @@ class FastDecoder:
         cache is pool slots `table[b, :lengths[b] + 1]` (the rest of the row is masked);
         last-position logits `[B, V]` (fp32)."""
         B = embeds.shape[0]
+        lengths = lengths.to(embeds.device)
+        table = table.to(embeds.device)
         cos, sin = self._rope(lengths.unsqueeze(1), embeds.dtype)
         new = table.gather(1, lengths.unsqueeze(1)).squeeze(1)
         width = table.shape[1]
@@ -147,14 +152,16 @@ class FastDecoder:
         def attend(i, q, k, v):
             pool.write(i, new, k[:, :, 0], v[:, :, 0])
             keys, values = pool.gather(i, table)
-            return self._attend(q, keys, values, mask.view(B, 1, 1, width))
+            return self._attend(q, keys, values, mask.view(B, 1, 1, width).to(q.device))
 
         return self._run(embeds, cos, sin, attend)
 
     def _run(self, x, cos, sin, attend) -> torch.Tensor:
         for i, plan in enumerate(self._plans):
+            if x.device != plan.ln1.device:   # a layer placed on the next device
+                x, cos, sin = x.to(plan.ln1.device), cos.to(plan.ln1.device), sin.to(plan.ln1.device)
             x = self._layer(plan, x, cos, sin, lambda q, k, v, i=i: attend(i, q, k, v))
-        x = self._rms_norm(x[:, -1], self.model.norm.weight)
+        x = self._rms_norm(x[:, -1].to(self.model.norm.weight.device), self.model.norm.weight)
         return self.lm_head(x).float()
 
     def _attend(self, q, k, v, mask):

@@ -196,7 +196,8 @@ class Engine:
         with torch.inference_mode():
             # Each prompt's audio chunks are encoded together, apart from other prompts', so a
             # prompt's features never depend on what else shares the batch.
-            embeds = self.model.embed(torch.tensor([list(ids)], device=self.device), list(prompt.audio_mels) or None)
+            first = self.model.model.embed_tokens.weight.device
+            embeds = self.model.embed(torch.tensor([list(ids)], device=first), list(prompt.audio_mels) or None)
             return self.decoder.prefill(embeds, pool, slots)
 
     def decode_step(self, tokens: torch.Tensor, pool: KVPool, table: torch.Tensor,

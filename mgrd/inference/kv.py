@@ -15,7 +15,7 @@ class KVPool:
     """Fixed-size storage for `capacity_tokens` tokens' keys and values, handed out in blocks."""
 
     def __init__(self, n_layers: int, n_kv: int, head_dim: int, capacity_tokens: int, dtype: torch.dtype,
-                 device: torch.device, *, block: int = 16) -> None:
+                 device: torch.device | list[torch.device], *, block: int = 16) -> None:
         if capacity_tokens < 2 * block:
             raise ValueError(f"a KV pool needs room for at least two blocks of {block} tokens, got "
                              f"{capacity_tokens} tokens")
@@ -24,11 +24,12 @@ class KVPool:
         slots = self.n_blocks * block
         # Left uninitialised (no memory is touched until used): blocks are zeroed when handed out,
         # so that masked slots never hold NaN. Block 0 is the null block that pads slot tables.
-        self.keys = [torch.empty(slots, n_kv, head_dim, dtype=dtype, device=device) for _ in range(n_layers)]
-        self.values = [torch.empty(slots, n_kv, head_dim, dtype=dtype, device=device) for _ in range(n_layers)]
-        self.device = device
+        devices = list(device) if isinstance(device, (list, tuple)) else [device] * n_layers
+        self.keys = [torch.empty(slots, n_kv, head_dim, dtype=dtype, device=d) for d in devices]
+        self.values = [torch.empty(slots, n_kv, head_dim, dtype=dtype, device=d) for d in devices]
+        self.device = devices[0]     # where slot tables are made (each layer moves them to its own)
         self.null_slot = 0
-        self._zero(torch.arange(block, device=device))
+        self._zero(torch.arange(block, device=self.device))
         self._free = list(range(self.n_blocks - 1, 0, -1))
 
     # -- accounting --------------------------------------------------------------------------------
@@ -63,7 +64,7 @@ class KVPool:
 
     def _zero(self, slots: torch.Tensor) -> None:
         for t in self.keys + self.values:
-            t.index_fill_(0, slots, 0)
+            t.index_fill_(0, slots.to(t.device), 0)
 
     def release(self, blocks: list[int]) -> None:
         self._free.extend(reversed(blocks))
@@ -76,13 +77,14 @@ class KVPool:
     # -- data --------------------------------------------------------------------------------------
     def write(self, layer: int, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
         """Store keys/values `[N, n_kv, head_dim]` at `slots [N]` of `layer`."""
+        slots = slots.to(self.keys[layer].device)
         self.keys[layer].index_copy_(0, slots, k.to(self.keys[layer].dtype))
         self.values[layer].index_copy_(0, slots, v.to(self.values[layer].dtype))
 
     def gather(self, layer: int, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys and values `[B, n_kv, T, head_dim]` of slot table `[B, T]`."""
         B, T = table.shape
-        flat = table.reshape(-1)
+        flat = table.reshape(-1).to(self.keys[layer].device)
         k = self.keys[layer].index_select(0, flat).view(B, T, *self.keys[layer].shape[1:])
         v = self.values[layer].index_select(0, flat).view(B, T, *self.values[layer].shape[1:])
         return k.transpose(1, 2), v.transpose(1, 2)
@@ -90,4 +92,4 @@ class KVPool:
     def copy(self, src: torch.Tensor, dst: torch.Tensor) -> None:
         """Copy the keys and values of slots `src` to slots `dst` in every layer (n samples share a prompt)."""
         for t in self.keys + self.values:
-            t.index_copy_(0, dst, t.index_select(0, src))
+            t.index_copy_(0, dst.to(t.device), t.index_select(0, src.to(t.device)))
