@@ -22,6 +22,10 @@ QUANTIZE_MODES = ("int8", "int4")
 INSTALL_HINT = 'pip install -e ".[quantize]"'
 
 
+class MissingExtra(ImportError, ValueError):
+    """An optional dependency is not installed (a ValueError too, so the CLI prints one line)."""
+
+
 def quantize(model, mode: str) -> None:
     """Quantise `model`'s decoder-layer linear weights in place (`int8` or `int4`)."""
     if mode not in QUANTIZE_MODES:
@@ -29,7 +33,7 @@ def quantize(model, mode: str) -> None:
     try:
         from torchao.quantization import Int4WeightOnlyConfig, Int8WeightOnlyConfig, quantize_
     except ImportError:
-        raise ImportError(f"--quantize needs torchao: {INSTALL_HINT}") from None
+        raise MissingExtra(f"--quantize needs torchao: {INSTALL_HINT}") from None
     if mode == "int4" and model.lm_head.weight.device.type != "cuda":
         raise ValueError("--quantize int4 runs on a CUDA device only; on the CPU use --quantize int8")
     targets = {id(m) for layer in model.model.layers for m in layer.modules() if isinstance(m, nn.Linear)}

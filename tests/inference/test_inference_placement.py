@@ -80,3 +80,10 @@ def test_parse_device_map():
     assert parse_device_map("cuda:0=40,cuda:1=24") == (["cuda:0", "cuda:1"], [40, 24])
     with pytest.raises(ValueError, match="accepted: auto"):
         parse_device_map("cuda:0")
+
+
+def test_quantize_without_torchao_names_the_extra(micro_model, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "torchao.quantization", None)
+    with pytest.raises(ImportError, match=r'pip install -e "\.\[quantize\]"'):
+        quantize(copy.deepcopy(micro_model), "int8")
