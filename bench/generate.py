@@ -72,6 +72,22 @@ def main() -> None:
           f"{torch.get_num_threads()} threads, prompt {args.prompt_tokens} tokens, up to {args.new_tokens} new")
     for b in (int(x) for x in args.batches.split(",")):
         run(b, args, model, tok, engine)
+    kv_per_request(engine, args)
+
+
+def kv_per_request(engine, args) -> None:
+    """KV bytes one request reserves in the engine's pool against the planner's (prompt + max_tokens) figure."""
+    from mgrd.inference.plan import kv_bytes_per_token
+
+    batch = engine.continuous_batch(1 << 16, stream=False)
+    before = batch.pool.free_blocks
+    prompt = Prompt(tuple(range(1, args.prompt_tokens + 1)))
+    assert batch.add(0, prompt, SamplingParams(max_tokens=args.new_tokens, temperature=0))
+    per_token = kv_bytes_per_token(engine.model.text_config, str(engine.decoder.kv_dtype).removeprefix("torch."))
+    reserved = (before - batch.pool.free_blocks) * batch.pool.block * per_token
+    planned = (args.prompt_tokens + args.new_tokens) * per_token
+    print(f"KV per request ({args.prompt_tokens} + {args.new_tokens} tokens): reserved {reserved:,} bytes, "
+          f"plan {planned:,} bytes ({reserved / planned:.3f}x: rounding up to 16-token blocks)")
 
 
 if __name__ == "__main__":

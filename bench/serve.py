@@ -1,8 +1,11 @@
-"""Serving throughput and time to first token: batched server vs sequential single-request serving.
+"""Serving throughput and time to first token: continuous vs static batching vs sequential serving.
 
-Starts the same tiny random checkpoint twice on loopback, once with --max-batch 8 and once with
---max-batch 1 (the baseline: one request at a time), and drives each at concurrency 1 and 8 with
-streamed requests (a 2 s audio clip + a question, greedy, a fixed number of tokens).
+Serves the same tiny random checkpoint on loopback three ways: continuous batching (the server:
+requests join and leave the batch at step boundaries, --max-batch 16), static batching (the same
+worker, admitting only when the batch is empty: a batch runs to its end before queued requests
+start) and sequential (--max-batch 1). Each is driven at concurrency 1, 8 and 16 with streamed
+requests (a 2 s audio clip + a question, greedy), whose lengths cycle through 1/4, 1/2, 1 and 2.5
+times --max-tokens, as real requests differ. Reports requests/s and TTFT p50 / p99.
 
     python bench/serve.py [--requests 32] [--max-tokens 64]
 """
@@ -31,6 +34,18 @@ from mgrd.chat.corpus import tiny_corpus
 from mgrd.inference import Engine
 from mgrd.model import AudioTokenIds, build_model, load_pretrained, save_pretrained, tiny_config
 from mgrd.serving import ServerSettings, create_app
+from mgrd.serving.worker import BatchWorker
+
+MAX_BATCH = 16
+LENGTH_FACTORS = (0.25, 0.5, 1.0, 2.5)
+
+
+class StaticWorker(BatchWorker):
+    """The baseline: admits requests only into an empty batch, so a batch runs to its end."""
+
+    def _admit(self) -> None:
+        if not self._running:
+            super()._admit()
 
 
 def make_checkpoint(out: Path) -> None:
@@ -46,11 +61,16 @@ def make_checkpoint(out: Path) -> None:
 
 
 class Server:
-    def __init__(self, engine, max_batch: int) -> None:
+    def __init__(self, engine, mode: str) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
+        max_batch = 1 if mode == "sequential" else MAX_BATCH
         app = create_app(engine, ServerSettings(model_name="tiny", max_batch=max_batch, max_queue=256))
+        state = app.state.serving
+        if mode == "static":
+            state.worker = StaticWorker(engine, max_batch=max_batch, max_queue=256,
+                                        kv_cache_tokens=state.worker.kv_cache_tokens)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -80,27 +100,30 @@ def one_request(http: httpx.Client, url: str, body: dict) -> float:
     return first if first is not None else time.perf_counter() - start
 
 
-def drive(url: str, body: dict, requests: int, concurrency: int) -> tuple[float, float]:
-    """(requests per second, median time to first token in ms)."""
+def drive(url: str, body: dict, requests: int, concurrency: int) -> tuple[float, float, float]:
+    """(requests per second, TTFT p50 and p99 in ms); request k asks for LENGTH_FACTORS[k % 4] x max_tokens."""
     ttfts: list[float] = []
     lock = threading.Lock()
     per_client = requests // concurrency
 
-    def client():
-        with httpx.Client(timeout=300) as http:
-            for _ in range(per_client):
-                t = one_request(http, url, body)
+    def client(c: int):
+        with httpx.Client(timeout=600) as http:
+            for k in range(per_client):
+                factor = LENGTH_FACTORS[(c + k * concurrency) % len(LENGTH_FACTORS)]
+                t = one_request(http, url, {**body, "max_tokens": max(1, int(body["max_tokens"] * factor))})
                 with lock:
                     ttfts.append(t)
 
     start = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(concurrency)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
-    return per_client * concurrency / elapsed, statistics.median(ttfts) * 1000
+    ttfts.sort()
+    p99 = ttfts[min(len(ttfts) - 1, int(0.99 * len(ttfts)))]
+    return per_client * concurrency / elapsed, statistics.median(ttfts) * 1000, p99 * 1000
 
 
 def main() -> None:
@@ -121,22 +144,24 @@ def main() -> None:
         {"role": "user", "content": [{"type": "text", "text": "What do you hear?"},
                                      {"type": "input_audio", "input_audio": {"data": clip, "format": "wav"}}]}]}
     results = {}
-    for max_batch in (1, 8):
-        with Server(engine, max_batch) as url:
+    modes = ("continuous", "static", "sequential")
+    for mode in modes:
+        with Server(engine, mode) as url:
             drive(url, body, 4, 4)  # warm-up
-            for concurrency in (1, 8):
-                n = args.requests if concurrency == 8 else max(8, args.requests // 4)
-                results[max_batch, concurrency] = drive(url, body, n, concurrency)
-    print(f"tiny model, {args.max_tokens} tokens per request, 2 s audio clip, torch threads {torch.get_num_threads()}")
-    print(f"{'server':<28}{'concurrency':>12}{'req/s':>10}{'TTFT ms (median)':>20}")
-    for (max_batch, concurrency), (rps, ttft) in sorted(results.items()):
-        label = "sequential (--max-batch 1)" if max_batch == 1 else "batched (--max-batch 8)"
-        print(f"{label:<28}{concurrency:>12}{rps:>10.2f}{ttft:>20.1f}")
-    for concurrency in (1, 8):
-        (b_rps, b_ttft), (s_rps, s_ttft) = results[8, concurrency], results[1, concurrency]
-        print(f"concurrency {concurrency}: batched / sequential throughput {b_rps / s_rps:.2f}x, "
-              f"TTFT ratio {b_ttft / s_ttft:.2f}x")
-
+            for concurrency in (1, 8, 16):
+                n = args.requests if concurrency > 1 else max(8, args.requests // 4)
+                results[mode, concurrency] = drive(url, body, n, concurrency)
+    print(f"tiny model, {args.max_tokens} x {LENGTH_FACTORS} tokens per request, 2 s audio clip, "
+          f"torch threads {torch.get_num_threads()}")
+    print(f"{'server':<14}{'concurrency':>12}{'req/s':>10}{'TTFT p50 ms':>14}{'TTFT p99 ms':>14}")
+    for mode in modes:
+        for concurrency in (1, 8, 16):
+            rps, p50, p99 = results[mode, concurrency]
+            print(f"{mode:<14}{concurrency:>12}{rps:>10.2f}{p50:>14.1f}{p99:>14.1f}")
+    for concurrency in (8, 16):
+        c, s_ = results["continuous", concurrency], results["static", concurrency]
+        print(f"concurrency {concurrency}: continuous / static throughput {c[0] / s_[0]:.2f}x, "
+              f"TTFT p99 {c[2] / s_[2]:.2f}x")
 
 if __name__ == "__main__":
     main()

@@ -13,9 +13,10 @@ from mgrd.cli.errors import user_errors
 console = Console(highlight=False)
 
 
-def _load(model_dir: Path, dtype: str, device: str):
+def _load(model_dir: Path, dtype: str, device: str, quantize: str | None = None, device_map: str | None = None):
     from mgrd.chat import Tokenizer
     from mgrd.inference import Engine
+    from mgrd.inference.placement import prepare
     from mgrd.model import load_pretrained
     from mgrd.runtime import resolve_device, resolve_dtype
 
@@ -24,7 +25,7 @@ def _load(model_dir: Path, dtype: str, device: str):
     tokenizer = Tokenizer.from_dir(model_dir)
     model = load_pretrained(model_dir, dtype=resolve_dtype(dtype), device=resolve_device(device),
                             tokenizer_special_ids=tokenizer.special)
-    return Engine(model, tokenizer)
+    return Engine(prepare(model, quantize_mode=quantize, device_map=device_map), tokenizer)
 
 
 NO_REASONING = "(no reasoning)"
@@ -96,6 +97,10 @@ def chat(
     seed: Annotated[int | None, typer.Option()] = None,
     dtype: Annotated[str, typer.Option(help="float32 or bfloat16")] = "float32",
     device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "auto",
+    quantize: Annotated[str | None, typer.Option(help="int8 (CPU or GPU) or int4 (GPU) weight-only; needs the "
+                                                      "quantize extra")] = None,
+    device_map: Annotated[str | None, typer.Option(help="auto (split layers over all GPUs by free memory) or "
+                                                        "cuda:0=32,cuda:1=32")] = None,
 ) -> None:
     """Chat with a checkpoint about audio clips."""
     from mgrd.inference import SamplingParams
@@ -109,7 +114,7 @@ def chat(
         params = SamplingParams(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                                 repetition_penalty=repetition_penalty, seed=seed,
                                 thinking_budget=0 if no_think else thinking_budget)
-        engine = _load(model, dtype, device)
+        engine = _load(model, dtype, device, quantize, device_map)
         history = [{"role": "system", "content": system}] if system else []
         pending_audio = [{"type": "audio", "audio": str(p)} for p in audio or []]
         interactive = question is None

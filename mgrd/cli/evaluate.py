@@ -69,13 +69,15 @@ def _templates(path: Path | None) -> dict:
     return data
 
 
-def _backend(model, endpoint, served_model, shape, concurrency, timeout, policy, batch_size, dtype, device):
+def _backend(model, endpoint, served_model, shape, concurrency, timeout, policy, batch_size, dtype, device,
+             quantize=None, device_map=None):
     from mgrd.evaluation import EndpointBackend, NativeBackend
 
     if endpoint is not None:
         return EndpointBackend(endpoint, served_model, shape=shape, concurrency=concurrency, timeout_s=timeout,
                                retry=policy, api_key=os.environ.get("OPENAI_API_KEY"))
-    return NativeBackend.from_checkpoint(model, dtype=dtype, device=device, batch_size=batch_size)
+    return NativeBackend.from_checkpoint(model, dtype=dtype, device=device, batch_size=batch_size,
+                                         quantize=quantize, device_map=device_map)
 
 
 @eval_app.command("run")
@@ -106,6 +108,10 @@ def run(
     batch_size: Annotated[int, typer.Option(help="sequences decoded at once (native)")] = 32,
     dtype: Annotated[str, typer.Option(help="native: float32 or bfloat16")] = "float32",
     device: Annotated[str, typer.Option(help="native: cpu, cuda or auto")] = "auto",
+    quantize: Annotated[str | None, typer.Option(help="native: int8 (CPU or GPU) or int4 (GPU) weight-only; needs the "
+                                                      "quantize extra")] = None,
+    device_map: Annotated[str | None, typer.Option(help="native: auto (split layers over all GPUs by free memory) or "
+                                                        "cuda:0=32,cuda:1=32")] = None,
 ) -> None:
     """Evaluate a checkpoint (--model) or an endpoint (--endpoint) on TASKS."""
     from mgrd.evaluation import EvalConfig, Judge, RecordStore, RetryPolicy, run_eval
@@ -142,7 +148,7 @@ def run(
             judge_client = Judge(judge, judge_model, RecordStore(out / "judge"), concurrency=concurrency,
                                  retry=policy, api_key=judge_key)
         backend = _backend(model, endpoint, served_model, request_shape, concurrency, timeout, policy,
-                           batch_size, dtype, device)
+                           batch_size, dtype, device, quantize, device_map)
         try:
             scores = run_eval(loaded, backend, config, out, judge=judge_client,
                               progress=progress_hook(f"eval {','.join(names)}", unit="requests", console=_err))

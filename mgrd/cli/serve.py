@@ -27,12 +27,20 @@ def serve(
                                                                 "(default: the directory name)")] = None,
     dtype: Annotated[str, typer.Option(help="float32 or bfloat16")] = "float32",
     device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "auto",
+    quantize: Annotated[str | None, typer.Option(help="int8 (CPU or GPU) or int4 (GPU) weight-only; needs the "
+                                                      "quantize extra")] = None,
+    device_map: Annotated[str | None, typer.Option(help="auto (split layers over all GPUs by free memory) or "
+                                                        "cuda:0=32,cuda:1=32")] = None,
+    kv_cache_gb: Annotated[float | None, typer.Option(help="KV cache budget in GiB (default: a share of free "
+                                                          "memory); requests wait for room")] = None,
+    default_max_tokens: Annotated[int, typer.Option(help="max_tokens of a request that sends none")] = 4096,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve a checkpoint with an OpenAI-compatible API (/v1/chat/completions, /v1/models, /health)."""
     with user_errors():
         from mgrd.chat import Tokenizer
         from mgrd.inference import Engine
+        from mgrd.inference.placement import prepare
         from mgrd.model import load_pretrained
         from mgrd.runtime import resolve_device, resolve_dtype
         from mgrd.serving import ServerSettings, create_app
@@ -41,8 +49,10 @@ def serve(
         mib = 1024 * 1024
         settings = ServerSettings(
             model_name=served_model_name or model.resolve().name, model_root=str(model.resolve()), api_key=api_key,
-            max_batch=max_batch, max_queue=max_queue, max_audio_seconds=max_audio_seconds, max_audio_bytes=int(max_audio_mb * mib),
-            max_request_bytes=int(max_request_mb * mib), max_model_len=max_model_len, drain_timeout_s=drain_timeout)
+            max_batch=max_batch, max_queue=max_queue, max_audio_seconds=max_audio_seconds,
+            max_audio_bytes=int(max_audio_mb * mib), max_request_bytes=int(max_request_mb * mib),
+            max_model_len=max_model_len, drain_timeout_s=drain_timeout, kv_cache_gb=kv_cache_gb,
+            default_max_tokens=default_max_tokens)
         if not 0 < port < 65536:
             raise ValueError(f"--port {port} is not a TCP port; accepted: 1..65535")
         if not (model / "config.json").exists():
@@ -50,7 +60,8 @@ def serve(
         tokenizer = Tokenizer.from_dir(model)
         lm = load_pretrained(model, dtype=resolve_dtype(dtype), device=resolve_device(device),
                              tokenizer_special_ids=tokenizer.special)
-        engine = Engine(lm, tokenizer, max_batch_size=max(32, max_batch))
+        engine = Engine(prepare(lm, quantize_mode=quantize, device_map=device_map), tokenizer,
+                        max_batch_size=max(32, max_batch))
         app = create_app(engine, settings)
     run_server(app, host=host, port=port, log_level=log_level)
 

@@ -117,7 +117,11 @@ class EndpointBackend:
                                 retryable=False)
         reasoning_field = message.get("reasoning_content") or message.get("reasoning")
         no_think = self.shape == "official" and request.sampling.get("thinking_budget") == 0
-        if isinstance(reasoning_field, str) and reasoning_field:
+        # A server that splits the reasoning off (mgrd serve, vLLM with a reasoning parser) sends the
+        # field even when it is empty: the content is then all answer.
+        split = isinstance(message.get("reasoning_content"), str)
+        if (isinstance(reasoning_field, str) and reasoning_field) or split:
+            reasoning_field = reasoning_field or ""
             reasoning, answer, well_formed = reasoning_field.strip(), content.strip(), THINK_CLOSE not in content
         elif no_think:
             parsed = parse_completion(NO_THINK_PREFILL + content)

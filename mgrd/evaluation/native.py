@@ -35,10 +35,12 @@ class NativeBackend:
 
     @classmethod
     def from_checkpoint(cls, model_dir: str | Path, *, dtype: str = "float32", device: str = "auto",
-                        batch_size: int = 32) -> "NativeBackend":
+                        batch_size: int = 32, quantize: str | None = None,
+                        device_map: str | None = None) -> "NativeBackend":
         """The checkpoint in `model_dir` on an engine that decodes `batch_size` sequences at once."""
         from mgrd.chat import Tokenizer
         from mgrd.inference import Engine
+        from mgrd.inference.placement import prepare
         from mgrd.model import load_pretrained
         from mgrd.runtime import resolve_device, resolve_dtype
 
@@ -49,7 +51,10 @@ class NativeBackend:
         tokenizer = Tokenizer.from_dir(model_dir)
         model = load_pretrained(model_dir, dtype=resolve_dtype(dtype), device=resolve_device(device),
                                 tokenizer_special_ids=tokenizer.special)
-        return cls(Engine(model, tokenizer, max_batch_size=batch_size), {**identity, "dtype": dtype})
+        model = prepare(model, quantize_mode=quantize, device_map=device_map)
+        # Quantised weights give other outputs: they key the cache (placement does not).
+        extra = {"quantize": quantize} if quantize else {}
+        return cls(Engine(model, tokenizer, max_batch_size=batch_size), {**identity, "dtype": dtype, **extra})
 
     def identity(self) -> dict:
         return dict(self._identity)

@@ -1,8 +1,9 @@
 """A lean KV-cached forward over a Qwen2 decoder's own weights: the engine's fast path.
 
 transformers' Qwen2 forward is the reference (training uses it); this module reads the same
-parameters, by reference, and runs prefill and decode steps over a preallocated cache with
-left-padded rows. Equivalence with the reference forward is tested.
+parameters, by reference, and runs a prompt's prefill and batched one-token decode steps over a
+paged KV pool (`mgrd.inference.kv`): every row has its own slots, its own positions, no padding.
+Equivalence with the reference forward is tested.
 """
 
 from __future__ import annotations
@@ -13,23 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass
-class KVCache:
-    """Per-layer key/value tensors `[B, n_kv_heads, max_len, head_dim]` and the filled length."""
-
-    keys: list[torch.Tensor]
-    values: list[torch.Tensor]
-    length: int = 0
-
-    @property
-    def capacity(self) -> int:
-        return self.keys[0].shape[2]
-
-    def select(self, rows: torch.Tensor) -> "KVCache":
-        """The cache restricted (and reordered) to `rows` of the batch."""
-        return KVCache([k.index_select(0, rows) for k in self.keys],
-                       [v.index_select(0, rows) for v in self.values], self.length)
+from mgrd.inference.kv import KVPool
 
 
 FUSE_MAX_PARAMETERS = 600_000_000
@@ -50,8 +35,7 @@ class _LayerPlan:
 class FastDecoder:
     """Runs `model` (a Qwen2Model) and `lm_head` with a static KV cache.
 
-    Rows are left-padded: `pad[b]` leading cache slots of row b hold no token and are masked;
-    the token at cache column c of row b has RoPE position `c - pad[b]`.
+    Each row's tokens sit at positions 0, 1, ... in pool slots of its own (a slot table per row).
     """
 
     def __init__(self, model: nn.Module, lm_head: nn.Linear, config) -> None:
@@ -68,7 +52,9 @@ class FastDecoder:
         n_params = sum(p.numel() for p in model.parameters())
         # Fusing q/k/v and gate/up into single matmuls copies those weights: worth it for small
         # models (fewer, larger matmuls), not for billions of parameters.
-        self.fuse = n_params <= FUSE_MAX_PARAMETERS
+        # Quantised weights are tensor subclasses that cannot be concatenated: never fused.
+        self.fuse = n_params <= FUSE_MAX_PARAMETERS and not any(
+            type(p.data) is not torch.Tensor for p in model.parameters())
         self._plans: list[_LayerPlan] = []
         self._stamp: tuple = ()
         self.refresh()
@@ -101,7 +87,8 @@ class FastDecoder:
     # -- weights -------------------------------------------------------------------------------
     def _weight_stamp(self) -> tuple:
         """Identity and in-place version of every parameter; changes when training updates them."""
-        return tuple((p.data_ptr(), p._version) for p in self.model.parameters())
+        return tuple((id(p.data), p._version) if type(p.data) is not torch.Tensor else (p.data_ptr(), p._version)
+                     for p in self.model.parameters())
 
     def refresh(self) -> None:
         """Rebuild the layer plans if the model's weights changed since they were made."""
@@ -124,65 +111,70 @@ class FastDecoder:
         self._plans, self._stamp = plans, stamp
 
     # -- public --------------------------------------------------------------------------------
-    def new_cache(self, batch: int, capacity: int) -> KVCache:
-        p = self.lm_head.weight
-        shape = (batch, self.n_kv, capacity, self.head_dim)
-        n = len(self.model.layers)
-        return KVCache([torch.zeros(shape, dtype=p.dtype, device=p.device) for _ in range(n)],
-                       [torch.zeros(shape, dtype=p.dtype, device=p.device) for _ in range(n)])
+    @property
+    def kv_dtype(self) -> torch.dtype:
+        """The activations' dtype (that of the norms: quantised linear weights have their own)."""
+        return self.model.norm.weight.dtype
+
+    def new_pool(self, tokens: int, *, block: int = 16) -> KVPool:
+        return KVPool(len(self.model.layers), self.n_kv, self.head_dim, tokens, self.kv_dtype,
+                      [layer.input_layernorm.weight.device for layer in self.model.layers], block=block)
 
     def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.model.embed_tokens(input_ids)
+        return self.model.embed_tokens(input_ids.to(self.model.embed_tokens.weight.device))
 
     @torch.inference_mode()
-    def forward(self, embeds: torch.Tensor, cache: KVCache, pad: torch.Tensor) -> torch.Tensor:
-        """Append `embeds [B, L, H]` to the cache and return last-position logits `[B, V]` (fp32).
+    def prefill(self, embeds: torch.Tensor, pool: KVPool, slots: torch.Tensor) -> torch.Tensor:
+        """Run one prompt `embeds [1, L, H]` (positions 0..L-1), writing its keys and values to
+        pool `slots [L]`; last-position logits `[1, V]` (fp32)."""
+        L = embeds.shape[1]
+        cos, sin = self._rope(torch.arange(L, device=embeds.device).unsqueeze(0), embeds.dtype)
 
-        `pad [B]` are the left-padding lengths of each row (constant over a generation).
-        """
-        B, L, _ = embeds.shape
-        start, end = cache.length, cache.length + L
-        if end > cache.capacity:
-            raise ValueError(f"KV cache full: {end} positions needed, capacity {cache.capacity}")
-        columns = torch.arange(start, end, device=embeds.device)
-        positions = (columns.unsqueeze(0) - pad.unsqueeze(1)).clamp(min=0)
-        cos, sin = self._rope(positions, embeds.dtype)
-        mask = self._mask(pad, start, end, embeds.device)
-        x = embeds
+        def attend(i, q, k, v):
+            pool.write(i, slots, k[0].transpose(0, 1), v[0].transpose(0, 1))
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=self.n_kv != self.n_heads)
+
+        return self._run(embeds, cos, sin, attend)
+
+    @torch.inference_mode()
+    def decode(self, embeds: torch.Tensor, pool: KVPool, table: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """One step for B rows: `embeds [B, 1, H]`; row b's token goes at position `lengths[b]`, its
+        cache is pool slots `table[b, :lengths[b] + 1]` (the rest of the row is masked);
+        last-position logits `[B, V]` (fp32)."""
+        B = embeds.shape[0]
+        lengths = lengths.to(embeds.device)
+        table = table.to(embeds.device)
+        cos, sin = self._rope(lengths.unsqueeze(1), embeds.dtype)
+        new = table.gather(1, lengths.unsqueeze(1)).squeeze(1)
+        width = table.shape[1]
+        mask = torch.arange(width, device=embeds.device).unsqueeze(0) <= lengths.unsqueeze(1)
+
+        def attend(i, q, k, v):
+            pool.write(i, new, k[:, :, 0], v[:, :, 0])
+            keys, values = pool.gather(i, table)
+            return self._attend(q, keys, values, mask.view(B, 1, 1, width).to(q.device))
+
+        return self._run(embeds, cos, sin, attend)
+
+    def _run(self, x, cos, sin, attend) -> torch.Tensor:
         for i, plan in enumerate(self._plans):
-            x = self._layer(plan, x, cos, sin, cache.keys[i], cache.values[i], start, end, mask)
-        cache.length = end
-        x = self._rms_norm(x[:, -1], self.model.norm.weight)
+            if x.device != plan.ln1.device:   # a layer placed on the next device
+                x, cos, sin = x.to(plan.ln1.device), cos.to(plan.ln1.device), sin.to(plan.ln1.device)
+            x = self._layer(plan, x, cos, sin, lambda q, k, v, i=i: attend(i, q, k, v))
+        x = self._rms_norm(x[:, -1].to(self.model.norm.weight.device), self.model.norm.weight)
         return self.lm_head(x).float()
 
-    def _mask(self, pad: torch.Tensor, start: int, end: int, device) -> torch.Tensor | None:
-        """Boolean attention mask `[B, 1, L, end]` (True = attend), or None when no row is padded
-        and the step is a single token."""
-        L = end - start
-        keys = torch.arange(end, device=device)
-        queries = torch.arange(start, end, device=device)
-        if L == 1 and not bool((pad > 0).any()):
-            return None
-        allowed = keys.view(1, 1, 1, end) >= pad.view(-1, 1, 1, 1)
-        causal = keys.view(1, 1, 1, end) <= queries.view(1, 1, L, 1)
-        mask = allowed & causal
-        # A padding query sees no valid key; let it see itself so softmax stays finite (unused).
-        return mask | (keys.view(1, 1, 1, end) == queries.view(1, 1, L, 1))
-
     def _attend(self, q, k, v, mask):
-        """Attention of q [B, H, L, d] over cached k, v [B, KV, T, d] (grouped-query)."""
+        """Attention of one query per row, q [B, H, 1, d], over k, v [B, KV, T, d] (grouped-query)."""
         B, H, L, d = q.shape
-        if L > 1:
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=self.n_kv != H)
-        # One query per row: two small matmuls beat the fused kernel's set-up cost here.
+        # Two small matmuls beat the fused kernel's set-up cost here.
         group = H // self.n_kv
         qg = q.view(B, self.n_kv, group, d)
         scores = torch.matmul(qg, k.transpose(-1, -2)).mul_(d ** -0.5)
-        if mask is not None:
-            scores = scores.masked_fill(~mask.view(B, 1, 1, -1), float("-inf"))
+        scores = scores.masked_fill(~mask.view(B, 1, 1, -1), float("-inf"))
         return torch.matmul(scores.softmax(dim=-1), v).view(B, H, 1, d)
 
-    def _layer(self, plan: _LayerPlan, x, cos, sin, k_cache, v_cache, start, end, mask):
+    def _layer(self, plan: _LayerPlan, x, cos, sin, attend):
         B, L, _ = x.shape
         h = self._rms_norm(x, plan.ln1)
         heads = self.n_heads + 2 * self.n_kv
@@ -195,9 +187,7 @@ class FastDecoder:
         qk = self._rotate(qkv[:, :self.n_heads + self.n_kv], cos, sin)
         q, k = qk[:, :self.n_heads], qk[:, self.n_heads:]
         v = qkv[:, self.n_heads + self.n_kv:]
-        k_cache[:, :, start:end] = k
-        v_cache[:, :, start:end] = v
-        o = self._attend(q, k_cache[:, :, :end], v_cache[:, :, :end], mask)
+        o = attend(q, k, v)
         x = x + F.linear(o.transpose(1, 2).reshape(B, L, -1), plan.o)
         h = self._rms_norm(x, plan.ln2)
         if len(plan.gate_up) == 1:

@@ -1,4 +1,10 @@
-"""The native generation engine: batched prompts, n samples each, KV cache, thinking budget, streaming.
+"""The native generation engine: continuous batching, n samples each, paged KV cache, thinking budget, streaming.
+
+Whether the reasoning is open when generation starts is read from the prompt's own tail: an
+unclosed `<think>` in the last turn leaves it open (the official `<think>\n` prefill); a closed
+block (the official no-think prefill `<think>\n\n</think>\n`) or none leaves it closed.
+`thinking_budget` counts only reasoning tokens the engine generates: 0 on an open prompt appends
+the closing `\n</think>\n` to the prompt; on a closed prompt every budget is moot.
 
 It takes token ids and log-mel features, never strings, and returns per sample the generated ids,
 their log-probabilities under the model, a mask of which tokens were sampled (False for tokens the
@@ -9,15 +15,20 @@ reason. Text (reasoning and answer apart) is decoded alongside for convenience a
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 
-from mgrd.chat import NO_THINK_PREFILL, THINK_CLOSE, parse_completion
+from mgrd.chat import NO_THINK_PREFILL, THINK_CLOSE, THINK_OPEN, parse_completion
+from mgrd.inference.batch import ContinuousBatch, Row
 from mgrd.inference.decoder import FastDecoder
-from mgrd.inference.sampling import RowSampling, SamplingParams, apply_repetition_penalty, sample_rows
+from mgrd.inference.kv import KVPool
+from mgrd.inference.sampling import RowSampling, SamplingParams
 from mgrd.inference.stream import Delta, Detokenizer, ReasoningSplitter
+
+KV_BLOCK = 16
+TAIL_TOKENS = 4096      # how far back the prompt's last turn is searched for an open <think>
 
 
 @dataclass(frozen=True)
@@ -55,7 +66,7 @@ class Generation:
 class StreamEvent:
     """What one sample produced at one step; `finish_reason` is set on its last event only."""
 
-    prompt_index: int
+    prompt_index: Hashable
     sample_index: int
     token_ids: list[int]
     reasoning: str = ""
@@ -64,37 +75,25 @@ class StreamEvent:
     reasoning_tokens: int = 0           # reasoning tokens of the sample so far
 
 
-@dataclass
-class _Row:
-    prompt_index: int
-    sample_index: int
-    params: SamplingParams
-    sampling: RowSampling
-    stop_ids: frozenset[int]
-    reasoning_open: bool
-    tokens: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
-    sampled: list[bool] = field(default_factory=list)
-    forced: deque = field(default_factory=deque)
-    reasoning_tokens: int = 0
-    tail: str = ""
-    finish: str | None = None
-    detok: Detokenizer | None = None
-    splitter: ReasoningSplitter | None = None
-
-
 class Engine:
-    """Generates with an `AudioLM` and its tokenizer (used for stop ids and the `</think>` ids)."""
+    """Generates with an `AudioLM` and its tokenizer (used for stop ids and the `</think>` ids).
 
-    def __init__(self, model, tokenizer, *, max_batch_size: int = 32) -> None:
+    `max_batch_size` rows decode together at most (a request with more samples runs alone);
+    `kv_cache_tokens` caps the KV pool (None: each `generate`/`stream` call sizes its own pool
+    for the rows it can run at once).
+    """
+
+    def __init__(self, model, tokenizer, *, max_batch_size: int = 32, kv_cache_tokens: int | None = None) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_batch_size = max_batch_size
+        self.kv_cache_tokens = kv_cache_tokens
         self.decoder = FastDecoder(model.model, model.lm_head, model.text_config)
         self.close_ids = tuple(tokenizer.encode(NO_THINK_PREFILL))
         special = tokenizer.special
         self.default_stop_ids = frozenset({special.eot, special.endoftext})
         self.pad_id = special.endoftext
+        self._bot = special.bot
         self._pieces: dict[int, str] = {}
 
     @property
@@ -107,9 +106,8 @@ class Engine:
         """`params.n` samples for each prompt: `result[prompt][sample]`."""
         per_prompt = self._params_list(prompts, params)
         results: list[list[Generation | None]] = [[None] * p.n for p in per_prompt]
-        for start in range(0, len(prompts), self._prompts_per_batch(per_prompt)):
-            stop = start + self._prompts_per_batch(per_prompt)
-            for gen in self._run(prompts[start:stop], per_prompt[start:stop], start, stream=False):
+        for _, finished in self._drive(prompts, per_prompt, stream=False):
+            for gen in finished:
                 results[gen.prompt_index][gen.sample_index] = gen
         return results  # type: ignore[return-value]
 
@@ -123,10 +121,31 @@ class Engine:
         generation of a client that went away).
         """
         per_prompt = self._params_list(prompts, params)
-        step = self._prompts_per_batch(per_prompt)
-        for start in range(0, len(prompts), step):
-            yield from self._run(prompts[start:start + step], per_prompt[start:start + step], start,
-                                 stream=True, abort=abort)
+        for events, _ in self._drive(prompts, per_prompt, stream=True, abort=abort):
+            yield from events
+
+    def continuous_batch(self, kv_cache_tokens: int, *, max_rows: int | None = None,
+                         stream: bool = True) -> ContinuousBatch:
+        """A batch over a fixed pool of `kv_cache_tokens` tokens, for a server that feeds it requests."""
+        self.decoder.refresh()
+        return ContinuousBatch(self, self.decoder.new_pool(kv_cache_tokens, block=KV_BLOCK),
+                               max_rows=max_rows or self.max_batch_size, stream=stream)
+
+    def prompt_ids(self, prompt: Prompt, params: SamplingParams) -> tuple[tuple[int, ...], bool]:
+        """The ids to prefill and whether the reasoning is open after them (see the module docstring)."""
+        ids = prompt.input_ids
+        is_open = self.reasoning_open_after(ids)
+        if is_open and params.thinking_budget == 0:
+            return ids + self.close_ids, False
+        return ids, is_open
+
+    def reasoning_open_after(self, ids: Sequence[int]) -> bool:
+        """True when the last turn of `ids` has a `<think>` after its last `</think>`."""
+        tail = list(ids[-TAIL_TOKENS:])
+        if self._bot in tail:
+            tail = tail[len(tail) - 1 - tail[::-1].index(self._bot):]
+        text = self.tokenizer.decode(tail)
+        return text.rfind(THINK_OPEN) > text.rfind(THINK_CLOSE)
 
     # -- batching ----------------------------------------------------------------------------------
     @staticmethod
@@ -138,11 +157,57 @@ class Engine:
             raise ValueError(f"{len(params)} sampling params for {len(prompts)} prompts; give one or one each")
         return params
 
-    def _prompts_per_batch(self, per_prompt: list[SamplingParams]) -> int:
-        most = max((p.n for p in per_prompt), default=1)
-        return max(1, self.max_batch_size // most)
+    def _drive(self, prompts, per_prompt, *, stream: bool, abort=None) -> Iterator[tuple[list, list]]:
+        """Run every prompt through one continuous batch; (events, finished) per step."""
+        if not prompts:
+            return
+        self.decoder.refresh()  # the model may have been trained since the last call
+        batch = ContinuousBatch(self, self._pool_for(prompts, per_prompt), max_rows=self.max_batch_size,
+                                stream=stream)
+        pending = deque(range(len(prompts)))
+        while pending or not batch.idle:
+            while pending and batch.add(pending[0], prompts[pending[0]], per_prompt[pending[0]]):
+                pending.popleft()
+            if batch.idle:
+                raise RuntimeError(f"prompt {pending[0]} needs more KV memory than the pool of "
+                                   f"{batch.pool.capacity_tokens} tokens holds")
+            yield batch.step(abort)
 
-    def _new_row(self, index: int, sample: int, params: SamplingParams, stream: bool) -> _Row:
+    def _pool_for(self, prompts, per_prompt) -> KVPool:
+        """A pool for the rows that can run at once (in order, up to max_batch_size rows), capped by
+        `kv_cache_tokens`."""
+        blocks = lambda p, q: q.n * -(-(len(self.prompt_ids(p, q)[0]) + q.max_tokens) // KV_BLOCK)
+        sizes = [blocks(p, q) for p, q in zip(prompts, per_prompt)]
+        rows = total = 0
+        for (p, q), size in zip(zip(prompts, per_prompt), sizes):
+            if rows and rows + q.n > self.max_batch_size:
+                break
+            rows, total = rows + q.n, total + size
+        tokens = (max(total, max(sizes)) + 1) * KV_BLOCK
+        if self.kv_cache_tokens is not None:
+            if max(sizes) * KV_BLOCK > self.kv_cache_tokens:
+                raise ValueError(f"a request needs {max(sizes) * KV_BLOCK} KV tokens; the engine's budget is "
+                                 f"{self.kv_cache_tokens} (kv_cache_tokens)")
+            tokens = min(tokens, self.kv_cache_tokens)
+        return self.decoder.new_pool(tokens, block=KV_BLOCK)
+
+    # -- the model -----------------------------------------------------------------------------------
+    def prefill(self, ids, prompt: Prompt, pool: KVPool, slots: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            # Each prompt's audio chunks are encoded together, apart from other prompts', so a
+            # prompt's features never depend on what else shares the batch.
+            first = self.model.model.embed_tokens.weight.device
+            embeds = self.model.embed(torch.tensor([list(ids)], device=first), list(prompt.audio_mels) or None)
+            return self.decoder.prefill(embeds, pool, slots)
+
+    def decode_step(self, tokens: torch.Tensor, pool: KVPool, table: torch.Tensor,
+                    lengths: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.decoder.decode(self.decoder.embed(tokens.unsqueeze(1)), pool, table, lengths)
+
+    # -- rows ----------------------------------------------------------------------------------------
+    def new_row(self, key: Hashable, sample: int, params: SamplingParams, reasoning_open: bool,
+                stream: bool) -> Row:
         gen = None
         if not params.greedy:
             gen = torch.Generator()
@@ -150,90 +215,13 @@ class Engine:
                 gen.seed()
             else:
                 gen.manual_seed((params.seed * 1_000_003 + sample) % 2**63)
-        row = _Row(index, sample, params, RowSampling(params.temperature, params.top_k, params.top_p, gen),
-                   self.default_stop_ids | frozenset(params.stop_token_ids),
-                   reasoning_open=params.thinking_budget != 0)
+        row = Row(key, sample, params, RowSampling(params.temperature, params.top_k, params.top_p, gen),
+                  self.default_stop_ids | frozenset(params.stop_token_ids), reasoning_open=reasoning_open,
+                  prompt_open=reasoning_open)
         if stream or params.stop:
             row.detok = Detokenizer(self.tokenizer)
-            row.splitter = ReasoningSplitter(params.stop, reasoning_open=row.reasoning_open)
+            row.splitter = ReasoningSplitter(params.stop, reasoning_open=reasoning_open)
         return row
-
-    def _prefill(self, prompts: Sequence[Prompt], per_prompt: list[SamplingParams]):
-        ids = [list(p.input_ids) + (list(self.close_ids) if q.thinking_budget == 0 else [])
-               for p, q in zip(prompts, per_prompt)]
-        width = max(len(i) for i in ids)
-        pad = torch.tensor([width - len(i) for i in ids], device=self.device)
-        capacity = width + max(q.max_tokens for q in per_prompt) + len(self.close_ids) + 1
-        cache = self.decoder.new_cache(len(ids), capacity)
-        with torch.inference_mode():
-            # Each prompt's audio chunks are encoded together, apart from other prompts', so a
-            # prompt's features never depend on what else shares the batch.
-            rows = [self.model.embed(torch.tensor([i], device=self.device), list(p.audio_mels) or None)[0]
-                    for i, p in zip(ids, prompts)]
-            embeds = torch.zeros(len(rows), width, rows[0].shape[-1], dtype=rows[0].dtype, device=self.device)
-            for b, row in enumerate(rows):
-                embeds[b, width - row.shape[0]:] = row
-            logits = self.decoder.forward(embeds, cache, pad)
-        return ids, pad, cache, logits
-
-    # -- the loop ----------------------------------------------------------------------------------
-    def _run(self, prompts, per_prompt, offset: int, *, stream: bool, abort=None) -> Iterator:
-        self.decoder.refresh()  # the model may have been trained since the last call
-        ids, pad, cache, logits = self._prefill(prompts, per_prompt)
-        expand = torch.tensor([i for i, q in enumerate(per_prompt) for _ in range(q.n)], device=self.device)
-        rows = [self._new_row(offset + i, s, q, stream) for i, q in enumerate(per_prompt) for s in range(q.n)]
-        if len(rows) != len(prompts):
-            cache, pad, logits = cache.select(expand), pad[expand], logits[expand]
-        seen = self._seen_tokens(ids, expand, per_prompt, logits.shape[-1])
-        penalty = torch.tensor([r.params.repetition_penalty for r in rows], device=self.device)
-        active = list(range(len(rows)))
-        while active:
-            live = [rows[i] for i in active]
-            if seen is not None:
-                logits = apply_repetition_penalty(logits, seen, penalty)
-            log_norm = torch.logsumexp(logits, dim=-1)
-            chosen = sample_rows(logits, [r.sampling for r in live]).tolist()
-            for j, r in enumerate(live):
-                if r.forced:
-                    chosen[j] = r.forced.popleft()
-                    r.sampled.append(False)
-                else:
-                    r.sampled.append(True)
-            token_tensor = torch.tensor(chosen, device=self.device)
-            picked = (logits.gather(1, token_tensor.unsqueeze(1)).squeeze(1) - log_norm).tolist()
-            if seen is not None:
-                seen.scatter_(1, token_tensor.unsqueeze(1), True)
-            keep = []
-            for j, r in enumerate(live):
-                event = self._advance(r, chosen[j], picked[j])
-                if r.finish is None and abort is not None and abort(r.prompt_index):
-                    r.finish = "abort"
-                    if event is not None:
-                        event.finish_reason = "abort"
-                if stream and event is not None:
-                    yield event
-                if r.finish is None:
-                    keep.append(j)
-                elif not stream:
-                    yield self._finished(r)
-            if not keep:
-                break
-            if len(keep) != len(live):
-                sel = torch.tensor(keep, device=self.device)
-                cache, pad, penalty = cache.select(sel), pad[sel], penalty[sel]
-                token_tensor = token_tensor[sel]
-                seen = seen[sel] if seen is not None else None
-                active = [active[j] for j in keep]
-            with torch.inference_mode():
-                logits = self.decoder.forward(self.decoder.embed(token_tensor.unsqueeze(1)), cache, pad)
-
-    def _seen_tokens(self, ids, expand, per_prompt, vocab: int) -> torch.Tensor | None:
-        if all(q.repetition_penalty == 1.0 for q in per_prompt):
-            return None
-        seen = torch.zeros(len(ids), vocab, dtype=torch.bool, device=self.device)
-        for i, prompt_ids in enumerate(ids):
-            seen[i, torch.tensor(prompt_ids, device=self.device).clamp(max=vocab - 1)] = True
-        return seen[expand]
 
     def _piece(self, token_id: int) -> str:
         piece = self._pieces.get(token_id)
@@ -241,7 +229,7 @@ class Engine:
             piece = self._pieces[token_id] = self.tokenizer.decode([token_id])
         return piece
 
-    def _advance(self, r: _Row, token: int, logprob: float) -> StreamEvent | None:
+    def advance(self, r: Row, token: int, logprob: float) -> StreamEvent | None:
         """Record one token of row r; update reasoning state, budget and finish; the stream event."""
         r.tokens.append(token)
         r.logprobs.append(logprob)
@@ -264,22 +252,34 @@ class Engine:
                 r.finish = "stop"
         if r.finish is None and len(r.tokens) >= r.params.max_tokens:
             r.finish = "length"
-        if r.finish is not None and r.splitter is not None and not r.splitter.stopped:
-            tail = r.splitter.feed(r.detok.flush())
-            delta = Delta(delta.reasoning + tail.reasoning, delta.answer + tail.answer)
-            end = r.splitter.finish()
+        if r.finish is not None:
+            end = self._flush(r)
             delta = Delta(delta.reasoning + end.reasoning, delta.answer + end.answer)
         if r.detok is None:
             return None
-        return StreamEvent(r.prompt_index, r.sample_index, [token], delta.reasoning, delta.answer, r.finish,
+        return StreamEvent(r.key, r.sample_index, [token], delta.reasoning, delta.answer, r.finish,
                            r.reasoning_tokens)
 
-    def _finished(self, r: _Row) -> Generation:
-        body = r.tokens[:-1] if r.finish == "stop" and r.tokens[-1] in r.stop_ids else r.tokens
+    @staticmethod
+    def _flush(r: Row) -> Delta:
+        """Text held back by the detokenizer and the splitter, at the end of a row."""
+        if r.splitter is None or r.splitter.stopped:
+            return Delta()
+        tail = r.splitter.feed(r.detok.flush())
+        end = r.splitter.finish()
+        return Delta(tail.reasoning + end.reasoning, tail.answer + end.answer)
+
+    def final_event(self, r: Row) -> StreamEvent:
+        """The last event of a row ended from outside (no token): held text and its finish reason."""
+        end = self._flush(r)
+        return StreamEvent(r.key, r.sample_index, [], end.reasoning, end.answer, r.finish, r.reasoning_tokens)
+
+    def finished(self, r: Row) -> Generation:
+        body = r.tokens[:-1] if r.finish == "stop" and r.tokens and r.tokens[-1] in r.stop_ids else r.tokens
         text = self.tokenizer.decode(body)
         if r.params.stop:
             cut = min((i for i in (text.find(s) for s in r.params.stop) if i >= 0), default=len(text))
             text = text[:cut]
-        parsed = parse_completion(text if r.params.thinking_budget != 0 else "\n" + THINK_CLOSE + "\n" + text)
-        return Generation(r.prompt_index, r.sample_index, r.tokens, r.logprobs, r.sampled, r.finish,
+        parsed = parse_completion(text if r.prompt_open else "\n" + THINK_CLOSE + "\n" + text)
+        return Generation(r.key, r.sample_index, r.tokens, r.logprobs, r.sampled, r.finish,
                           r.reasoning_tokens, text, parsed.reasoning, parsed.answer, parsed.well_formed)

@@ -158,12 +158,16 @@ class AudioLM(nn.Module):
     # ---- language model -------------------------------------------------------------------
     def forward(self, input_ids: Tensor, audio_mels: Sequence[Tensor] | None = None, *,
                 attention_mask: Tensor | None = None, position_ids: Tensor | None = None,
-                cache=None, use_cache: bool = False, logits_to_keep: int | Tensor = 0):
+                cache=None, use_cache: bool = False, logits_to_keep: int | Tensor = 0,
+                last_only: bool = False):
         """input_ids [B, L] (+ audio chunks in the prefill) -> CausalLMOutputWithPast.
 
         logits are [B, L or logits_to_keep, V] float32; the KV cache is the output's `.cache`
         (or `.past_key_values` on older transformers; `output_cache()` reads either).
+        `last_only=True` (decoding) computes and casts the last position's logits only, [B, 1, V].
         """
+        if last_only:
+            logits_to_keep = 1
         inputs_embeds = self.embed(input_ids, audio_mels)
         out = self._decoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                             position_ids=position_ids, use_cache=use_cache,

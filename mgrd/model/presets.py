@@ -10,6 +10,13 @@ from mgrd.model.config import AdaptorConfig, AudioLMConfig, AudioTokenIds, Encod
 __all__ = ["tiny_config", "micro_config", "build_model"]
 
 
+# The context limit of the tiny models: the released checkpoints' 65,536. Rotary positions have no
+# table to train or store, so the limit changes no weight and no output; the KV cache is sized per
+# request, so a long limit costs nothing until a request uses it (the official client asks for
+# max_tokens 32000).
+TINY_MAX_POSITIONS = 65536
+
+
 def tiny_config(vocab_size: int, *, audio_token_ids: AudioTokenIds, eos_token_ids: Sequence[int] = (),
                 pad_token_id: int | None = None) -> AudioLMConfig:
     """The quickstart model (~4 M parameters with a few-hundred-token vocabulary), float32.
@@ -22,7 +29,7 @@ def tiny_config(vocab_size: int, *, audio_token_ids: AudioTokenIds, eos_token_id
     return AudioLMConfig(
         text=TextConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=768, num_hidden_layers=4,
                         num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-6, rope_theta=1e6,
-                        max_position_embeddings=4096, eos_token_id=tuple(eos_token_ids),
+                        max_position_embeddings=TINY_MAX_POSITIONS, eos_token_id=tuple(eos_token_ids),
                         pad_token_id=pad_token_id, torch_dtype="float32"),
         encoder=EncoderConfig(n_mels=128, n_audio_ctx=1500, n_audio_state=128, n_audio_head=4, n_audio_layer=3),
         adaptor=AdaptorConfig(llm_dim=hidden, n_audio_state=128, adapter_state=512),

@@ -178,6 +178,7 @@ def base_model(ctx: Context, data_stage: StageResult[DataSet]) -> StageResult[Ba
         from mgrd.chat.corpus import tiny_corpus
         from mgrd.model import AudioTokenIds, build_model, save_pretrained
         from mgrd.model.config import AdaptorConfig, AudioLMConfig, EncoderConfig, TextConfig
+        from mgrd.model.presets import TINY_MAX_POSITIONS
 
         texts = tiny_corpus() + [m["content"] if isinstance(m["content"], str) else
                                  " ".join(p.get("text", "") for p in m["content"])
@@ -189,7 +190,7 @@ def base_model(ctx: Context, data_stage: StageResult[DataSet]) -> StageResult[Ba
             text=TextConfig(vocab_size=-(-tokenizer.vocab_size // 64) * 64, hidden_size=spec.hidden_size,
                             intermediate_size=spec.intermediate_size, num_hidden_layers=spec.layers,
                             num_attention_heads=spec.heads, num_key_value_heads=spec.kv_heads, rms_norm_eps=1e-6,
-                            rope_theta=1e6, max_position_embeddings=4096, eos_token_id=(sp.eot, sp.endoftext),
+                            rope_theta=1e6, max_position_embeddings=TINY_MAX_POSITIONS, eos_token_id=(sp.eot, sp.endoftext),
                             pad_token_id=sp.endoftext, torch_dtype="float32"),
             encoder=EncoderConfig(n_mels=128, n_audio_ctx=1500, n_audio_state=spec.encoder_dim,
                                   n_audio_head=spec.encoder_heads, n_audio_layer=spec.encoder_layers),

@@ -15,8 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from mgrd.inference import SamplingParams
+from mgrd.inference.plan import GiB, default_kv_bytes, kv_budget_tokens, kv_bytes_per_token
 from mgrd.serving.errors import APIError, error_body
 from mgrd.serving.guard import Gate
+from mgrd.serving.official import map_official_ids
 from mgrd.serving.prompt import build_request_prompt
 from mgrd.serving.responses import (Choices, chunk_object, completion_id, completion_object, event_delta, now,
                                     sse)
@@ -54,8 +57,9 @@ def create_app(engine, settings: ServerSettings = ServerSettings()) -> FastAPI:
     text_config = getattr(model, "text_config", None)
     max_len = settings.max_model_len or getattr(text_config, "max_position_embeddings", None) or 4096
     encoder = getattr(getattr(model, "config", None), "encoder", None)
+    kv_tokens = kv_cache_tokens(engine, settings, max_len)
     state = ServingState(engine, settings, BatchWorker(engine, max_batch=settings.max_batch,
-                                                       max_queue=settings.max_queue),
+                                                       max_queue=settings.max_queue, kv_cache_tokens=kv_tokens),
                          ThreadPoolExecutor(settings.prepare_threads, thread_name_prefix="mgrd-prepare"),
                          max_len, 2 * encoder.n_audio_ctx if encoder is not None else None, now())
 
@@ -83,12 +87,14 @@ def create_app(engine, settings: ServerSettings = ServerSettings()) -> FastAPI:
     async def models() -> Response:
         return JSONResponse({"object": "list", "data": [{
             "id": settings.model_name, "object": "model", "created": state.created, "owned_by": "mgrd",
-            "root": settings.model_root or settings.model_name, "max_model_len": state.max_model_len}]})
+            "root": settings.model_root or settings.model_name, "max_model_len": state.max_model_len,
+            "default_max_tokens": min(settings.default_max_tokens, state.max_model_len),
+            "kv_cache_tokens": state.worker.kv_cache_tokens}]})
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
         body = await _read_json(request, settings.max_request_bytes)
-        chat = parse_chat_request(body, settings, _vocab_size(engine))
+        chat = parse_chat_request(map_official_ids(body, engine.tokenizer), settings, _vocab_size(engine))
         job, prompt_tokens = await _admit(state, chat)
         cid, created = completion_id(), now()
         if chat.stream:
@@ -118,14 +124,39 @@ async def _admit(state: ServingState, chat: ChatRequest) -> tuple[Job, int]:
         prompt = await loop.run_in_executor(state.prepare_pool, _prepare, state, chat)
     finally:
         state.preparing -= 1
-    forced = len(getattr(state.engine, "close_ids", ())) if chat.sampling["thinking_budget"] == 0 else 0
-    prompt_tokens = len(prompt.input_ids) + forced
+    ids, _ = state.engine.prompt_ids(prompt, SamplingParams(thinking_budget=chat.sampling["thinking_budget"]))
+    prompt_tokens = len(ids)
+    if chat.max_tokens is None:  # the server's default, clamped to the room the context leaves
+        chat.max_tokens = max(1, min(state.settings.default_max_tokens, state.max_model_len - prompt_tokens))
     params = chat.params(prompt_tokens, state.max_model_len)
     state.worker.start()
+    if not state.worker.batch.fits_ever(prompt, params):
+        need = params.n * state.worker.batch.tokens_needed(prompt, params)
+        raise APIError(400, f"this request needs {need} tokens of KV cache ({params.n} x (prompt + max_tokens)); "
+                            f"the server's KV budget is {state.worker.kv_cache_tokens} tokens: lower max_tokens "
+                            "or n", param="max_tokens")
     try:
         return state.worker.submit(prompt, params, loop), prompt_tokens
     except QueueFull:
         raise busy from None
+
+
+def kv_cache_tokens(engine, settings: ServerSettings, max_model_len: int) -> int:
+    """The server's KV pool in tokens: `--kv-cache-gb`, else a share of free memory, never more than
+    `max_batch` full-length requests need (nor less than one)."""
+    text = engine.model.text_config
+    dtype = str(engine.decoder.kv_dtype).removeprefix("torch.")
+    budget = int(settings.kv_cache_gb * GiB) if settings.kv_cache_gb is not None else default_kv_bytes(engine.device)
+    tokens = kv_budget_tokens(budget, text, dtype)
+    if settings.kv_cache_gb is None:
+        tokens = min(tokens, settings.max_batch * (max_model_len + 16))
+    if tokens < max_model_len + 32:
+        if settings.kv_cache_gb is not None:
+            raise ValueError(f"--kv-cache-gb {settings.kv_cache_gb:g} holds {tokens} tokens, less than one request of "
+                             f"max_model_len {max_model_len}; accepted: at least "
+                             f"{(max_model_len + 32) * kv_bytes_per_token(text, dtype) / GiB:.3f} GiB")
+        tokens = max_model_len + 32
+    return tokens
 
 
 def _prepare(state: ServingState, chat: ChatRequest):

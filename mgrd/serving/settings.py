@@ -22,6 +22,9 @@ class ServerSettings:
     `max_batch` requests share one engine batch; `max_queue` more may wait, then 429.
     `drain_timeout_s`: on SIGTERM, in-flight requests get this long to finish before they are aborted.
     `max_model_len`: prompt + max_tokens must fit (None: the model's max_position_embeddings).
+    `default_max_tokens`: the limit of a request that sends no max_tokens (clamped to what the
+    context leaves). `kv_cache_gb`: the KV pool in GiB (None: a share of free device memory, see
+    `mgrd.inference.plan.default_kv_bytes`); requests wait until their KV blocks are free.
     """
 
     model_name: str = "mgrd"
@@ -38,6 +41,8 @@ class ServerSettings:
     max_model_len: int | None = None
     drain_timeout_s: float = 30.0
     prepare_threads: int = 2
+    default_max_tokens: int = 4096
+    kv_cache_gb: float | None = None
 
     def __post_init__(self) -> None:
         def positive(name: str, integer: bool = True) -> None:
@@ -48,7 +53,7 @@ class ServerSettings:
                 raise ValueError(f"{name}={value!r} is invalid; accepted: {kind}")
 
         for name in ("max_batch", "max_queue", "max_n", "max_request_bytes", "max_audio_bytes",
-                     "max_audio_parts", "prepare_threads"):
+                     "max_audio_parts", "prepare_threads", "default_max_tokens"):
             positive(name)
         for name in ("max_audio_seconds", "max_total_audio_seconds"):
             positive(name, integer=False)
@@ -57,6 +62,8 @@ class ServerSettings:
             raise ValueError(f"drain_timeout_s={self.drain_timeout_s!r} is invalid; accepted: a number >= 0")
         if self.max_model_len is not None:
             positive("max_model_len")
+        if self.kv_cache_gb is not None:
+            positive("kv_cache_gb", integer=False)
         if not isinstance(self.model_name, str) or not self.model_name.strip():
             raise ValueError("model_name must be a non-empty string (the name clients send as 'model')")
         if self.api_key is not None and (not isinstance(self.api_key, str) or not self.api_key):

@@ -1,10 +1,15 @@
-"""BatchWorker: one thread that feeds queued requests to the synchronous engine, a batch at a time.
+"""BatchWorker: one thread that runs the engine's continuous batch and feeds it queued requests.
 
-Requests wait in a bounded queue; the worker takes up to `max_batch` of them, runs
-`Engine.stream` over the batch with each request's own SamplingParams, and hands every event
-back to the asyncio side through the request's `asyncio.Queue` (`loop.call_soon_threadsafe`).
-A request whose client went away is marked cancelled; the engine's abort hook then ends its
-rows at the next step. An exception in the engine fails that batch's requests and nothing else.
+Requests wait in a bounded FIFO queue. Before every decode step the worker admits waiting
+requests, in order, while the batch has room: at most `max_batch` requests, and KV blocks for
+each of their n samples (prompt + max_tokens, reserved on admission). A request leaves the batch
+when its last sample finishes and its blocks go back to the pool. Events go back to the asyncio
+side through the request's `asyncio.Queue` (`loop.call_soon_threadsafe`).
+
+A request whose client went away is marked cancelled; its rows end at the next step. Every
+sample of every request ends with exactly one event carrying its finish_reason ("abort" for a
+request cancelled while still waiting, or cut short by a drain). An exception in the engine fails
+the requests in the batch at that moment and nothing else.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-from mgrd.inference import Prompt, SamplingParams
+from mgrd.inference import Prompt, SamplingParams, StreamEvent
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,7 @@ class Job:
     loop: asyncio.AbstractEventLoop
     events: asyncio.Queue = field(default_factory=asyncio.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    finished: set[int] = field(default_factory=set)     # samples whose finish event was sent
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -56,22 +62,35 @@ class Job:
 
 
 class BatchWorker:
-    """Runs `engine.stream` over batches of up to `max_batch` jobs; at most `max_queue` jobs wait."""
+    """Runs `engine.continuous_batch(kv_cache_tokens)`; at most `max_batch` requests in it, `max_queue` waiting."""
 
-    def __init__(self, engine, *, max_batch: int = 8, max_queue: int = 64) -> None:
+    def __init__(self, engine, *, max_batch: int = 8, max_queue: int = 64, kv_cache_tokens: int = 1 << 16,
+                 max_prefill_tokens: int = 512) -> None:
         self.engine = engine
+        self.max_prefill_tokens = max_prefill_tokens
         self.max_batch = max_batch
         self.max_queue = max_queue
+        self.kv_cache_tokens = kv_cache_tokens
         self._waiting: deque[Job] = deque()
-        self._running: list[Job] = []
+        self._running: dict[int, Job] = {}
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._batch = None
+        self._next_key = 0
         self.tokens_generated = 0       # all tokens the engine produced, for monitoring and tests
-        self.batches_run = 0
+        self.steps_run = 0
+
+    @property
+    def batch(self):
+        """The continuous batch (made on first use: it allocates the KV pool)."""
+        if self._batch is None:
+            self._batch = self.engine.continuous_batch(self.kv_cache_tokens)
+        return self._batch
 
     # -- life cycle -------------------------------------------------------------------------------
     def start(self) -> None:
+        self.batch  # noqa: B018 (the pool is allocated here, before any request needs it)
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="mgrd-batch-worker", daemon=True)
             self._thread.start()
@@ -117,9 +136,10 @@ class BatchWorker:
             return self._cond.wait_for(lambda: not self._waiting and not self._running, timeout)
 
     def abort_all(self) -> None:
-        """End every waiting and running job: running rows stop with finish_reason "abort"."""
+        """End every waiting and running job: each unfinished sample ends with finish_reason "abort"."""
         with self._cond:
-            jobs = list(self._waiting) + list(self._running)
+            jobs = list(self._waiting) + list(self._running.values())
+            self._cond.notify_all()
         for job in jobs:
             job.cancel()
 
@@ -127,37 +147,87 @@ class BatchWorker:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._waiting or self._stopping)
-                if self._stopping and not self._waiting:
+                self._cond.wait_for(lambda: self._waiting or self._running or self._stopping)
+                if self._stopping and not self._waiting and not self._running:
                     return
-                batch = [self._waiting.popleft() for _ in range(min(self.max_batch, len(self._waiting)))]
-                self._running = batch
             try:
-                self._run(batch)
-            finally:
-                with self._cond:
-                    self._running = []
-                    self._cond.notify_all()
+                self._admit()
+                if self._running:
+                    self._step()
+            except Exception:
+                # Logged here, on the server only; the clients get a generic 500 message.
+                log.exception("generation failed for a batch of %d requests", len(self._running))
+                self._fail_running()
 
-    def _run(self, batch: list[Job]) -> None:
-        live = [job for job in batch if not job.cancelled.is_set()]
-        for job in batch:
-            if job.cancelled.is_set():
-                job.emit(Done())
-        if not live:
-            return
-        self.batches_run += 1
+    def _admit(self) -> None:
+        """Move waiting jobs into the batch, in order, while they fit (prefill happens here).
+
+        A job counts as running from the moment its admission starts. Once `max_prefill_tokens`
+        prompt tokens were prefilled, the rest wait for the next step, so that the running rows
+        (and the requests just admitted) get their next token meanwhile."""
+        prefilled = 0
+        while prefilled < self.max_prefill_tokens:
+            with self._cond:
+                if not self._waiting:
+                    return
+                job = self._waiting[0]
+                if job.cancelled.is_set():
+                    self._waiting.popleft()
+                    self._end(job)
+                    continue
+                if len(self._running) >= self.max_batch:
+                    return
+                key, self._next_key = self._next_key, self._next_key + 1
+                self._running[key] = self._waiting.popleft()
+            try:
+                added = self.batch.add(key, job.prompt, job.params)
+            except Exception:
+                log.exception("prefill failed for a request")
+                added = None
+            if added:
+                prefilled += len(job.prompt.input_ids)
+                continue
+            with self._cond:
+                del self._running[key]
+                if added is False and not self.batch.idle:
+                    self._waiting.appendleft(job)  # it waits until running requests free their KV blocks
+                    return
+                self._cond.notify_all()
+            job.emit(Failed() if added is None else Failed("the request needs more KV memory than this "
+                                                            "server's whole budget"))
+
+    def _step(self) -> None:
+        events, _ = self.batch.step(lambda key: self._running[key].cancelled.is_set())
+        self.steps_run += 1
+        for event in events:
+            self.tokens_generated += len(event.token_ids)
+            job = self._running[event.prompt_index]
+            job.emit(event)
+            if event.finish_reason is not None:
+                job.finished.add(event.sample_index)
+                if len(job.finished) == job.params.n:
+                    with self._cond:
+                        del self._running[event.prompt_index]
+                        self._cond.notify_all()
+                    job.emit(Done())
+
+    def _end(self, job: Job) -> None:
+        """A job that leaves without running: one "abort" finish per sample, then Done (lock held)."""
+        for s in range(job.params.n):
+            job.emit(StreamEvent(0, s, [], finish_reason="abort"))
+        job.emit(Done())
+        self._cond.notify_all()
+
+    def _fail_running(self) -> None:
+        with self._cond:
+            jobs = list(self._running.values())
+            self._running.clear()
+            self._cond.notify_all()
         try:
-            events = self.engine.stream([j.prompt for j in live], [j.params for j in live],
-                                        abort=lambda i: live[i].cancelled.is_set())
-            for event in events:
-                self.tokens_generated += len(event.token_ids)
-                live[event.prompt_index].emit(event)
+            if self._batch is not None:
+                self._batch.abort_all()
         except Exception:
-            # Logged here, on the server only; the clients get a generic 500 message.
-            log.exception("generation failed for a batch of %d requests", len(live))
-            for job in live:
-                job.emit(Failed())
-            return
-        for job in live:
-            job.emit(Done())
+            log.exception("could not reset the batch; making a new one")
+            self._batch = None
+        for job in jobs:
+            job.emit(Failed())

@@ -16,21 +16,37 @@ from .serving_support import MODEL_NAME, free_port, start_server, user
 
 
 class WrappedEngine:
-    """The real engine, with a fault or a gate that the test switches on."""
+    """The real engine, whose continuous batch gets a fault or a gate that the test switches on."""
 
     def __init__(self, engine) -> None:
         self.engine = engine
-        self.tokenizer, self.model, self.close_ids = engine.tokenizer, engine.model, engine.close_ids
         self.fail_after: int | None = None
         self.gate: threading.Event | None = None
+        self.events = 0
 
-    def stream(self, prompts, params, *, abort=None):
-        if self.gate is not None:
-            assert self.gate.wait(30)
-        for k, event in enumerate(self.engine.stream(prompts, params, abort=abort)):
-            if self.fail_after is not None and k >= self.fail_after:
-                raise RuntimeError("injected fault at 0x7f3a2b1c9d00 in /home/someone/mgrd/engine.py")
-            yield event
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def continuous_batch(self, kv_cache_tokens, **kwargs):
+        return WrappedBatch(self, self.engine.continuous_batch(kv_cache_tokens, **kwargs))
+
+
+class WrappedBatch:
+    def __init__(self, owner: WrappedEngine, batch) -> None:
+        self.owner, self.batch = owner, batch
+
+    def __getattr__(self, name):
+        return getattr(self.batch, name)
+
+    def step(self, abort=None):
+        if self.owner.gate is not None:
+            assert self.owner.gate.wait(30)
+        events, finished = self.batch.step(abort)
+        self.owner.events += len(events)
+        if self.owner.fail_after is not None and self.owner.events >= self.owner.fail_after:
+            self.owner.events = 0
+            raise RuntimeError("injected fault at 0x7f3a2b1c9d00 in /home/someone/mgrd/engine.py")
+        return events, finished
 
 
 def _wait(condition, timeout: float = 10.0) -> bool:
@@ -154,6 +170,20 @@ def test_s15_drain_timeout_aborts_what_is_left(engine):
     assert _finishes(results[0]) == ["abort"]
 
 
+def test_s15_drain_deadline_ends_every_open_stream_with_one_abort_chunk(engine):
+    """Running and still-queued streams alike: exactly one finish chunk each, "abort", then [DONE]."""
+    with start_server(engine, draining=True, drain_timeout_s=0.3, max_batch=1) as live:
+        results: list = []
+        clients = [_stream_into(live.url, results, 3500) for _ in range(4)]
+        assert _wait(lambda: live.state.worker.running == 1 and live.state.worker.waiting == 3)
+        live.server.handle_exit(signal.SIGTERM, None)
+        for c in clients:
+            c.join(30)
+        live.thread.join(15)
+    assert len(results) == 4
+    assert [_finishes(lines) for lines in results] == [["abort"]] * 4
+
+
 @pytest.mark.slow
 def test_s15_sigterm_to_a_real_server_process(checkpoint_dir, tmp_path):
     """`mgrd serve` in a subprocess: SIGTERM lets in-flight streams finish, then the process exits 0."""
@@ -168,7 +198,7 @@ def test_s15_sigterm_to_a_real_server_process(checkpoint_dir, tmp_path):
             assert _wait(lambda: _status(url) == 200, 120), (tmp_path / "server.log").read_text()
             results: list = []
             clients = [_stream_into(url, results, 400) for _ in range(4)]
-            time.sleep(0.5)
+            time.sleep(2.0)  # the four requests reach the server before SIGTERM, even on a loaded machine
             proc.send_signal(signal.SIGTERM)
             refused = _wait(lambda: _status(url) in (503, None), 5)
             for c in clients:

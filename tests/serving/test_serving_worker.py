@@ -1,4 +1,4 @@
-"""The batching worker with a scripted engine, and the engine's abort hook with the real tiny model."""
+"""The continuous-batching worker with a scripted batch, and with the real tiny engine."""
 
 from __future__ import annotations
 
@@ -10,23 +10,59 @@ from mgrd.inference import Prompt, SamplingParams, StreamEvent, build_prompt
 from mgrd.serving.worker import BatchWorker, Done, Failed, QueueFull
 
 
-class ScriptedEngine:
-    """Yields `steps` one-token events per prompt; records each batch; can be told to fail once."""
+class ScriptedBatch:
+    """Each admitted request yields `steps` one-token events per sample; `room` requests fit at once."""
 
-    def __init__(self, steps: int = 3) -> None:
-        self.steps = steps
-        self.batches: list[int] = []
+    def __init__(self, steps: int = 3, room: int = 100) -> None:
+        self.steps, self.room = steps, room
+        self.live: dict = {}           # key -> [params, steps done]
+        self.admitted: list = []
+        self.sizes: list[int] = []     # batch size at each step
         self.fail_next = False
 
-    def stream(self, prompts, params, *, abort=None):
-        self.batches.append(len(prompts))
+    @property
+    def idle(self) -> bool:
+        return not self.live
+
+    def fits_ever(self, prompt, params) -> bool:
+        return True
+
+    def add(self, key, prompt, params) -> bool:
+        if len(self.live) >= self.room:
+            return False
+        self.live[key] = [params, 0]
+        self.admitted.append(key)
+        return True
+
+    def step(self, abort=None):
+        self.sizes.append(len(self.live))
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("injected fault")
-        for step in range(self.steps):
-            for i in range(len(prompts)):
-                last = step == self.steps - 1
-                yield StreamEvent(i, 0, [step], reasoning=f"r{step}", finish_reason="length" if last else None)
+        events = []
+        for key, entry in list(self.live.items()):
+            params, done = entry
+            entry[1] += 1
+            cut = abort is not None and abort(key)
+            last = entry[1] == self.steps or cut
+            for s in range(params.n):
+                events.append(StreamEvent(key, s, [done], reasoning=f"r{done}",
+                                          finish_reason=("abort" if cut else "length") if last else None))
+            if last:
+                del self.live[key]
+        return events, []
+
+    def abort_all(self):
+        self.live.clear()
+        return []
+
+
+class ScriptedEngine:
+    def __init__(self, batch: ScriptedBatch) -> None:
+        self.scripted = batch
+
+    def continuous_batch(self, kv_cache_tokens, **kwargs):
+        return self.scripted
 
 
 PROMPT = Prompt((1, 2, 3))
@@ -42,70 +78,85 @@ async def _drain(job) -> list:
             return items
 
 
-def test_jobs_are_batched_up_to_max_batch():
+def _run(batch: ScriptedBatch, body, **worker_kw):
     async def main():
-        engine = ScriptedEngine()
-        worker = BatchWorker(engine, max_batch=2, max_queue=10)
-        loop = asyncio.get_running_loop()
+        worker = BatchWorker(ScriptedEngine(batch), **worker_kw)
+        out = await body(worker, asyncio.get_running_loop())
+        worker.stop()
+        return out
+    return asyncio.run(main())
+
+
+def test_requests_join_at_step_boundaries_up_to_max_batch():
+    batch = ScriptedBatch()
+
+    async def body(worker, loop):
         jobs = [worker.submit(PROMPT, PARAMS, loop) for _ in range(5)]   # queued before the thread starts
         worker.start()
-        results = [await _drain(job) for job in jobs]
-        worker.stop()
-        return engine, results
+        return [await _drain(job) for job in jobs]
 
-    engine, results = asyncio.run(main())
-    assert engine.batches == [2, 2, 1]
+    results = _run(batch, body, max_batch=2, max_queue=10)
+    # Two run, then each one that finishes is replaced at once: never a step with a free place and a waiter.
+    assert batch.sizes == [2, 2, 2, 2, 2, 2, 1, 1, 1]
     for items in results:
         assert [e.reasoning for e in items[:-1]] == ["r0", "r1", "r2"]
         assert isinstance(items[-1], Done)
 
 
+def test_a_request_waits_for_kv_room_rather_than_failing():
+    batch = ScriptedBatch(room=1)
+
+    async def body(worker, loop):
+        jobs = [worker.submit(PROMPT, PARAMS, loop) for _ in range(3)]
+        worker.start()
+        return [await _drain(job) for job in jobs]
+
+    results = _run(batch, body, max_batch=8, max_queue=10)
+    assert batch.sizes == [1] * 9
+    assert all(isinstance(items[-1], Done) and len(items) == 4 for items in results)
+
+
 def test_queue_is_bounded():
-    async def main():
-        worker = BatchWorker(ScriptedEngine(), max_batch=1, max_queue=2)
-        loop = asyncio.get_running_loop()
+    async def body(worker, loop):
         worker.submit(PROMPT, PARAMS, loop)
         worker.submit(PROMPT, PARAMS, loop)
         assert worker.is_full()
         with pytest.raises(QueueFull):
             worker.submit(PROMPT, PARAMS, loop)
 
-    asyncio.run(main())
+    _run(ScriptedBatch(), body, max_batch=1, max_queue=2)
 
 
-def test_a_failing_batch_fails_its_jobs_only():
-    async def main():
-        engine = ScriptedEngine()
-        engine.fail_next = True
-        worker = BatchWorker(engine, max_batch=1, max_queue=10)
-        loop = asyncio.get_running_loop()
+def test_a_failing_step_fails_the_running_jobs_only():
+    batch = ScriptedBatch()
+    batch.fail_next = True
+
+    async def body(worker, loop):
         first, second = worker.submit(PROMPT, PARAMS, loop), worker.submit(PROMPT, PARAMS, loop)
         worker.start()
-        out = await _drain(first), await _drain(second)
-        worker.stop()
-        return out
+        return await _drain(first), await _drain(second)
 
-    first, second = asyncio.run(main())
+    first, second = _run(batch, body, max_batch=1, max_queue=10)
     assert len(first) == 1 and isinstance(first[0], Failed)
     assert len(second) == 4 and isinstance(second[-1], Done)
 
 
-def test_a_job_cancelled_while_waiting_never_reaches_the_engine():
-    async def main():
-        engine = ScriptedEngine()
-        worker = BatchWorker(engine, max_batch=4, max_queue=10)
-        loop = asyncio.get_running_loop()
-        gone, kept = worker.submit(PROMPT, PARAMS, loop), worker.submit(PROMPT, PARAMS, loop)
+def test_a_job_cancelled_while_waiting_never_reaches_the_engine_and_ends_with_one_abort_per_sample():
+    batch = ScriptedBatch()
+
+    async def body(worker, loop):
+        gone = worker.submit(PROMPT, SamplingParams(max_tokens=3, n=2), loop)
+        kept = worker.submit(PROMPT, PARAMS, loop)
         gone.cancel()
         worker.start()
         out = await _drain(gone), await _drain(kept)
         assert worker.wait_idle(5)
-        worker.stop()
-        return engine, out
+        return out
 
-    engine, (gone, kept) = asyncio.run(main())
-    assert engine.batches == [1]
-    assert len(gone) == 1 and isinstance(gone[0], Done)
+    gone, kept = _run(batch, body, max_batch=4, max_queue=10)
+    assert len(batch.admitted) == 1
+    assert [(e.sample_index, e.finish_reason) for e in gone[:-1]] == [(0, "abort"), (1, "abort")]
+    assert isinstance(gone[-1], Done)
     assert len(kept) == 4
 
 
