@@ -11,7 +11,7 @@ from mgrd.pipeline.outputs import (CognitionReport, CognitionTrained, Curated, C
 from mgrd.pipeline.recipe import IterationSpec
 from mgrd.pipeline.runner import StageResult, finished
 from mgrd.pipeline.stages import Context, model_of, ppo_stage, settings, sft_stage
-from mgrd.training.config import OptimConfig, SourceConfig
+from mgrd.training.config import SourceConfig
 
 HERE = "mgrd.pipeline.iterations"
 ENGINE_CODE = ("mgrd.pipeline.evaluate", "mgrd.inference", "mgrd.model", "mgrd.chat")
@@ -209,7 +209,7 @@ def cognition(ctx: Context, current: StageResult[HasModel]) -> StageResult[HasMo
 
     def work(sdir: Path) -> CognitionTrained:
         from mgrd.pipeline.evaluate import generate, load_engine
-        from mgrd.training.config import DPOConfig
+        from mgrd.pipeline.trainer_configs import dpo_config
         from mgrd.training.dpo import train_dpo
 
         questions = D.take(pool, spec.questions)
@@ -219,9 +219,7 @@ def cognition(ctx: Context, current: StageResult[HasModel]) -> StageResult[HasMo
         pairs, denials = cognition_pairs(questions, gens, ctx.world_dir, judge=_judges(spec)[1])
         path = D.write(sdir / "pairs.jsonl", pairs)
         del engine
-        cfg = DPOConfig(model=model_of(current), pairs=[SourceConfig(path)], max_steps=spec.steps,
-                        batch_size=spec.batch_size, beta=spec.beta, optim=OptimConfig(lr=spec.lr),
-                        run=ctx.run_config(sdir, spec.steps))
+        cfg = dpo_config(spec, model_of(current), [SourceConfig(path)], ctx.run_config(sdir, spec.steps))
         result = finished(train_dpo(cfg))
         report = CognitionReport(len(questions) * spec.samples, denials, len(pairs))
         ctx.say(f"  {denials} of {report.responses} sampled responses denied hearing; {len(pairs)} pairs")

@@ -52,6 +52,14 @@ def _rl_batch(samples: list[Sample], pad_id: int, audio_ids: frozenset[int]):
     return batch
 
 
+def _check_prompt_lengths(prompts, keys, cfg: PPOConfig) -> None:
+    room = cfg.max_length - cfg.max_new_tokens
+    for prompt, key in zip(prompts, keys):
+        if len(prompt.input_ids) > room:
+            raise ValueError(f"prompt {key} has {len(prompt.input_ids)} tokens, more than max_length - max_new_tokens "
+                             f"= {cfg.max_length} - {cfg.max_new_tokens} = {room}; raise max_length or shorten it")
+
+
 @torch.no_grad()
 def _score(model, critic, ref, samples, pad_id, audio_ids, micro, run) -> dict[str, torch.Tensor]:
     """Old log-probs (actor), reference log-probs and values for every sample, [N, L] each."""
@@ -123,6 +131,7 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
             picks = dataset.batch(it, rank=info.rank, world_size=info.world_size)
             records = [r for r, _ in picks]
             prompts = [encode_rl_prompt(r, tokenizer) for r in records]
+            _check_prompt_lengths(prompts, [k for _, k in picks], cfg)
             first = it * cfg.prompts_per_iteration + info.rank * len(records)
             params = [sampling_params(cfg.samples_per_prompt, max_tokens=cfg.max_new_tokens,
                                       temperature=cfg.temperature, top_p=cfg.top_p,
@@ -132,7 +141,8 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
             backend.sync_weights(full_model_state(model) if replica is not None else None)
             samples = collect(backend, prompts, records, params, reward_fn, close_ids=close_ids)
             # ---- values and advantages
-            scored = _score(model, critic, ref, samples, pad, audio_ids, cfg.micro_batch_size, run)
+            scored = _score(model, critic, ref, samples, pad, audio_ids, cfg.score_batch_size or cfg.micro_batch_size,
+                            run)
             mask = scored["mask"]
             scores = torch.tensor([s.reward.value for s in samples], dtype=torch.float32)
             rewards = final_token_rewards(scores, mask)
