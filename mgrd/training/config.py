@@ -97,6 +97,7 @@ class SFTConfig:
     batch_size: int = 8           # sequences per optimizer step, over all processes
     micro_batch_size: int = 0     # sequences per forward per process; 0 = the whole local batch
     max_length: int = 4096        # longer examples are refused at load
+    logprob_chunk: int = 1024     # target tokens whose logits [chunk, V] exist at once in the loss
     train_adaptor_only: bool = False
     length_grouping: bool = True
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -108,6 +109,7 @@ class SFTConfig:
         _integer(self, "batch_size", 1)
         _integer(self, "micro_batch_size", 0)
         _integer(self, "max_length", 2)
+        _integer(self, "logprob_chunk", 1)
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ class PPOConfig:
         _number(self, "gamma", "a number in [0, 1]", lambda v: 0 <= v <= 1)
         _number(self, "lam", "a number in [0, 1]", lambda v: 0 <= v <= 1)
         _integer(self, "max_length", 2)
+        _integer(self, "logprob_chunk", 1)
         if self.max_length <= self.max_new_tokens:
             raise ValueError(f"max_length={self.max_length} leaves no room for a prompt before max_new_tokens="
                              f"{self.max_new_tokens}; accepted: max_length > max_new_tokens")
@@ -188,6 +191,7 @@ class DPOConfig:
     micro_batch_size: int = 0
     beta: float = 0.1
     max_length: int = 4096
+    logprob_chunk: int = 1024     # completion tokens whose logits [chunk, V] exist at once
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
@@ -198,6 +202,7 @@ class DPOConfig:
         _integer(self, "micro_batch_size", 0)
         _number(self, "beta", "a number > 0", lambda v: v > 0)
         _integer(self, "max_length", 2)
+        _integer(self, "logprob_chunk", 1)
 
 
 @dataclass(frozen=True)
