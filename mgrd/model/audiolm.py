@@ -174,7 +174,7 @@ class AudioLM(nn.Module):
         inputs_embeds = self.embed(input_ids, audio_mels)
         if head_fn is not None:
             hidden = self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
-                                position_ids=position_ids).last_hidden_state
+                                position_ids=position_ids, use_cache=False).last_hidden_state
             return head_fn(hidden, self.lm_head)
         out = self._decoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                             position_ids=position_ids, use_cache=use_cache,

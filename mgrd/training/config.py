@@ -77,8 +77,11 @@ class RunConfig:
     progress: bool = True
     tensorboard: bool = False
     deterministic: bool = False   # torch.use_deterministic_algorithms (CPU runs are exact anyway)
+    activation_checkpointing: bool = False   # recompute each decoder layer's activations in backward
+    mixed_precision: str = "auto"  # FSDP2 params in bf16, float32 reduction: "auto" = under FSDP on GPU; "bf16"; "none"
 
     def __post_init__(self) -> None:
+        _choice(self, "mixed_precision", ("auto", "bf16", "none"), "run.")
         if not isinstance(self.dir, str) or not self.dir:
             _bad("run.dir", self.dir, "a directory path")
         _choice(self, "autocast", ("auto", "bf16", "none"), "run.")
@@ -143,6 +146,7 @@ class PPOConfig:
     score_batch_size: int = 0     # sequences per no-grad scoring forward (old log-probs, values); 0 = micro_batch_size
     max_length: int = 4096        # prompt + response tokens; prompts longer than max_length - max_new_tokens are refused
     logprob_chunk: int = 1024     # response tokens whose logits [chunk, V] exist at once in the losses
+    rollout_dtype: str = "auto"   # the rollout replica under FSDP: "auto" = bfloat16 on GPU, float32 on CPU
     optim: OptimConfig = field(default_factory=OptimConfig)
     critic_optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-5))
     run: RunConfig = field(default_factory=RunConfig)
@@ -169,6 +173,7 @@ class PPOConfig:
             _integer(self, name, 0)
         _integer(self, "rollout_batch_size", 1)
         _integer(self, "logprob_chunk", 1)
+        _choice(self, "rollout_dtype", ("auto", "bfloat16", "float32"))
         _number(self, "clip", "a number in (0, 1)", lambda v: 0 < v < 1)
         _number(self, "value_clip", "a number > 0", lambda v: v > 0)
         _number(self, "gamma", "a number in [0, 1]", lambda v: 0 <= v <= 1)

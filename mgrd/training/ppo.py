@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import copy
 import importlib
 import random
-from functools import partial
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import torch
 
 from mgrd.chat import NO_THINK_PREFILL
+from mgrd.model import load_pretrained
 from mgrd.training.advantages import final_token_rewards, gae, whiten
 from mgrd.training.config import PPOConfig
-from mgrd.training.critic import Critic
 from mgrd.training.data import Example, MixedDataset, collate, encode_rl_prompt, split_micro
-from mgrd.training.distributed import all_reduce, full_model_state, shard
+from mgrd.training.distributed import GatheredState, all_reduce, shard
 from mgrd.training.losses import approx_kl, kl_penalty, masked_sum, ppo_policy_loss, selective_logprobs, value_loss
 from mgrd.training.metrics import decoder_matmul_params
 from mgrd.training.optim import build_optimizer, clip_gradients
@@ -51,6 +50,12 @@ def _rl_batch(samples: list[Sample], pad_id: int, audio_ids: frozenset[int]):
             if s.input_ids[t] in audio_ids:
                 batch.input_ids[b, t] = pad_id
     return batch
+
+
+def _rollout_dtype(cfg: PPOConfig, device: torch.device) -> torch.dtype:
+    if cfg.rollout_dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return getattr(torch, cfg.rollout_dtype)
 
 
 def _check_prompt_lengths(prompts, keys, cfg: PPOConfig) -> None:
@@ -113,8 +118,11 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
     dataset = MixedDataset(cfg.prompts, batch_size=cfg.prompts_per_iteration, seed=cfg.run.seed,
                            encode_fn=lambda record, source, key: (record, key))
     run.fingerprint["data"] = dataset.digests
-    critic = Critic(model)
-    replica = copy.deepcopy(model) if info.distributed else None
+    critic, _ = run.load_model(cfg.model, critic=True)
+    # Under FSDP the engine decodes from a replica refreshed one gathered parameter at a time
+    # (GatheredState): bf16 on GPU, the one full copy a process holds (mgrd plan counts it).
+    replica = load_pretrained(cfg.model, dtype=_rollout_dtype(cfg, run.device), device=run.device,
+                              tokenizer_special_ids=tokenizer.special) if info.distributed else None
     model, critic = shard(model, info).train(), shard(critic, info).train()
     if backend is None:
         backend = NativeRollout(replica if replica is not None else model, tokenizer,
@@ -147,7 +155,7 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
                                       thinking_budget=cfg.thinking_budget,
                                       seed=(cfg.run.seed * 1_000_003 + first + i) % 2**62)
                       for i in range(len(records))]
-            backend.sync_weights(full_model_state(model) if replica is not None else None)
+            backend.sync_weights(GatheredState(model) if replica is not None else None)
             samples = collect(backend, prompts, records, params, reward_fn, close_ids=close_ids)
             # ---- values and advantages
             scored = _score(model, critic, ref, samples, pad, audio_ids, cfg.score_batch_size or cfg.micro_batch_size,

@@ -119,7 +119,7 @@ def test_trainer_old_logprobs_are_the_behaviour_policys_at_temperature_0_7_top_p
     sp = tokenizer.special
     audio = frozenset({sp.audio_start, sp.audio_end, sp.audio_patch})
     run = types.SimpleNamespace(device=torch.device("cpu"), autocast=contextlib.nullcontext)
-    scored = _score(model, Critic(model), None, samples, sp.endoftext, audio, 0, run, cfg)
+    scored = _score(model, Critic(load_pretrained(micro_dir)), None, samples, sp.endoftext, audio, 0, run, cfg)
     b = _rl_batch(samples, sp.endoftext, audio)
     with torch.no_grad():
         raw = model(b.input_ids, attention_mask=b.attention_mask).logits
