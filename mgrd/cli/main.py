@@ -15,7 +15,7 @@ app.command("info")(model_commands.info)
 app.command("chat")(chat.chat)
 
 # Command groups that live in their own modules; each module has `register(app)`.
-for _name in ("serve", "world", "evaluate", "train", "pipeline"):
+for _name in ("serve", "world", "evaluate", "train", "pipeline", "plan"):
     try:
         _module = importlib.import_module(f"mgrd.cli.{_name}")
     except ModuleNotFoundError as _e:

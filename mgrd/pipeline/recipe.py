@@ -190,6 +190,7 @@ class Recipe:
     seed: int = 0
     threads: int = 0                 # torch threads; 0 = leave torch's default
     max_prompt_tokens: int = 1024    # longest prompt (text + audio tokens) a generating stage is sized for
+    activation_checkpointing: bool = False   # every trainer recomputes decoder-layer activations in backward
     data: DataSpec = field(default_factory=DataSpec)
     world: WorldSpec = field(default_factory=WorldSpec)
     model: ModelSpec = field(default_factory=ModelSpec)

@@ -84,7 +84,8 @@ class Context:
         # resume may accept what the key does not cover: a different number of processes, as when a
         # stage was run forward under torchrun with this config.
         return RunConfig(dir=str(sdir / "train"), seed=self.recipe.seed, save_every=max(5, steps // 4), keep_last=1,
-                         progress=self.progress, allow_changed=True)
+                         progress=self.progress, allow_changed=True,
+                         activation_checkpointing=self.recipe.activation_checkpointing)
 
 
 def settings(*specs) -> list:

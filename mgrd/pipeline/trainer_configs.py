@@ -45,7 +45,8 @@ def dpo_config(spec: CognitionSpec, model: str, pairs: Sequence[SourceConfig], r
 
 def stage_configs(recipe: Recipe, model: str = "MODEL") -> dict[str, object]:
     """Every training stage's trainer config (stages with 0 steps left out), on placeholder data paths."""
-    src, run = [SourceConfig("DATA.jsonl")], RunConfig(dir="RUN", seed=recipe.seed)
+    src = [SourceConfig("DATA.jsonl")]
+    run = RunConfig(dir="RUN", seed=recipe.seed, activation_checkpointing=recipe.activation_checkpointing)
     it = recipe.iterations
     sft = {"text_pretrain": recipe.text_pretrain, "audio_pretrain": recipe.audio_pretrain,
            "cold_start": recipe.cold_start, "iterations.sft": it.sft}
