@@ -2,31 +2,33 @@
 
 The stages call these builders; `stage_configs` builds all of them for a recipe without data (placeholder
 paths), so a recipe's trainer settings are validated, and planned (mgrd plan train), before anything runs.
+The `spec` arguments are the recipe's sections (mgrd.pipeline.recipe: SFTSpec, EncoderSpec, PPOSpec,
+CognitionSpec); recipe.load_recipe calls `stage_configs`, so this module does not import the recipe's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from mgrd.pipeline.recipe import CognitionSpec, EncoderSpec, PPOSpec, Recipe, SFTSpec
 from mgrd.training.config import (DPOConfig, EncoderPretrainConfig, OptimConfig, PPOConfig, RunConfig, SFTConfig,
                                   SourceConfig)
 
 
-def sft_config(spec: SFTSpec, model: str, data: Sequence[SourceConfig], run: RunConfig) -> SFTConfig:
+def sft_config(spec: Any, model: str, data: Sequence[SourceConfig], run: RunConfig) -> SFTConfig:
     return SFTConfig(model=model, data=list(data), max_steps=spec.steps, batch_size=spec.batch_size,
                      micro_batch_size=spec.micro_batch_size, max_length=spec.max_length,
                      optim=OptimConfig(lr=spec.lr, warmup_steps=spec.warmup_steps, weight_decay=0.0), run=run)
 
 
-def encoder_config(spec: EncoderSpec, model: str, data: Sequence[SourceConfig], eval_data: Sequence[SourceConfig],
+def encoder_config(spec: Any, model: str, data: Sequence[SourceConfig], eval_data: Sequence[SourceConfig],
                    run: RunConfig) -> EncoderPretrainConfig:
     return EncoderPretrainConfig(model=model, data=list(data), eval_data=list(eval_data), max_steps=spec.steps,
                                  batch_size=spec.batch_size,
                                  optim=OptimConfig(lr=spec.lr, warmup_steps=spec.warmup_steps), run=run)
 
 
-def ppo_config(spec: PPOSpec, model: str, prompts: Sequence[SourceConfig], run: RunConfig) -> PPOConfig:
+def ppo_config(spec: Any, model: str, prompts: Sequence[SourceConfig], run: RunConfig) -> PPOConfig:
     return PPOConfig(model=model, prompts=list(prompts), iterations=spec.iterations,
                      prompts_per_iteration=spec.prompts_per_iteration, samples_per_prompt=spec.samples_per_prompt,
                      max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, reward="modality",
@@ -37,13 +39,13 @@ def ppo_config(spec: PPOSpec, model: str, prompts: Sequence[SourceConfig], run: 
                      optim=OptimConfig(lr=spec.lr), critic_optim=OptimConfig(lr=spec.critic_lr), run=run)
 
 
-def dpo_config(spec: CognitionSpec, model: str, pairs: Sequence[SourceConfig], run: RunConfig) -> DPOConfig:
+def dpo_config(spec: Any, model: str, pairs: Sequence[SourceConfig], run: RunConfig) -> DPOConfig:
     return DPOConfig(model=model, pairs=list(pairs), max_steps=spec.steps, batch_size=spec.batch_size,
                      micro_batch_size=spec.micro_batch_size, beta=spec.beta, max_length=spec.max_length,
                      optim=OptimConfig(lr=spec.lr), run=run)
 
 
-def stage_configs(recipe: Recipe, model: str = "MODEL") -> dict[str, object]:
+def stage_configs(recipe: Any, model: str = "MODEL") -> dict[str, object]:
     """Every training stage's trainer config (stages with 0 steps left out), on placeholder data paths."""
     src = [SourceConfig("DATA.jsonl")]
     run = RunConfig(dir="RUN", seed=recipe.seed, activation_checkpointing=recipe.activation_checkpointing)
