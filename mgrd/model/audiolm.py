@@ -159,20 +159,31 @@ class AudioLM(nn.Module):
     def forward(self, input_ids: Tensor, audio_mels: Sequence[Tensor] | None = None, *,
                 attention_mask: Tensor | None = None, position_ids: Tensor | None = None,
                 cache=None, use_cache: bool = False, logits_to_keep: int | Tensor = 0,
-                last_only: bool = False):
+                last_only: bool = False, float_logits: bool = True, head_fn=None):
         """input_ids [B, L] (+ audio chunks in the prefill) -> CausalLMOutputWithPast.
 
-        logits are [B, L or logits_to_keep, V] float32; the KV cache is the output's `.cache`
-        (or `.past_key_values` on older transformers; `output_cache()` reads either).
-        `last_only=True` (decoding) computes and casts the last position's logits only, [B, 1, V].
+        logits are [B, L or logits_to_keep, V], float32 (`float_logits=False`: the model's dtype);
+        the KV cache is the output's `.cache` (or `.past_key_values` on older transformers;
+        `output_cache()` reads either). `last_only=True` (decoding) computes and casts the last
+        position's logits only, [B, 1, V].
+
+        `head_fn(hidden [B, L, H], lm_head)`: when given, the last hidden states go to it instead of
+        the lm_head and forward returns its result. A loss that needs log-probabilities of a few
+        tokens so never forms [B, L, V] logits, and it runs inside forward, where FSDP has the
+        lm_head's parameters gathered.
         """
         if last_only:
             logits_to_keep = 1
         inputs_embeds = self.embed(input_ids, audio_mels)
+        if head_fn is not None:
+            hidden = self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
+                                position_ids=position_ids, use_cache=False).last_hidden_state
+            return head_fn(hidden, self.lm_head)
         out = self._decoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                             position_ids=position_ids, use_cache=use_cache,
                             logits_to_keep=logits_to_keep, **{CACHE_KWARG: cache})
-        out.logits = out.logits.float()
+        if float_logits:
+            out.logits = out.logits.float()
         return out
 
 

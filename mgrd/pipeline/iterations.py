@@ -12,7 +12,7 @@ from mgrd.pipeline.recipe import IterationSpec
 from mgrd.pipeline.runner import StageResult, finished
 from mgrd.pipeline.stages import Context, model_of, ppo_stage, settings, sft_stage
 from mgrd.progress import progress_hook
-from mgrd.training.config import OptimConfig, SourceConfig
+from mgrd.training.config import SourceConfig
 
 HERE = "mgrd.pipeline.iterations"
 ENGINE_CODE = ("mgrd.pipeline.backends", "mgrd.evaluation.native", "mgrd.evaluation.endpoint", "mgrd.inference",
@@ -230,7 +230,7 @@ def cognition(ctx: Context, current: StageResult[HasModel]) -> StageResult[HasMo
     def work(sdir: Path) -> CognitionTrained:
         from mgrd.inference.backend import sample
         from mgrd.pipeline.backends import stage_backend
-        from mgrd.training.config import DPOConfig
+        from mgrd.pipeline.trainer_configs import dpo_config
         from mgrd.training.dpo import train_dpo
 
         questions = D.take(pool, spec.questions)
@@ -246,9 +246,7 @@ def cognition(ctx: Context, current: StageResult[HasModel]) -> StageResult[HasMo
                   "cognition sampling")
         pairs, denials = cognition_pairs(questions, gens, ctx.world_dir, judge=_judges(spec)[1])
         path = D.write(sdir / "pairs.jsonl", pairs)
-        cfg = DPOConfig(model=model_of(current), pairs=[SourceConfig(path)], max_steps=spec.steps,
-                        batch_size=spec.batch_size, beta=spec.beta, optim=OptimConfig(lr=spec.lr),
-                        run=ctx.run_config(sdir, spec.steps))
+        cfg = dpo_config(spec, model_of(current), [SourceConfig(path)], ctx.run_config(sdir, spec.steps))
         result = finished(train_dpo(cfg))
         report = CognitionReport(len(questions) * spec.samples, denials, len(pairs))
         ctx.say(f"  {denials} of {report.responses} sampled responses denied hearing; {len(pairs)} pairs")

@@ -63,6 +63,8 @@ class SFTSpec:
     batch_size: int = 16
     lr: float = 1e-3
     warmup_steps: int = 10
+    micro_batch_size: int = 0        # sequences per forward per process (gradient accumulation); 0 = whole batch
+    max_length: int = 4096           # longest training sequence (prompt + target) in tokens
 
 
 @dataclass
@@ -83,6 +85,10 @@ class PPOSpec:
     accuracy_weight: float = 0.8
     format_weight: float = 0.2
     audio_share: float = 0.6     # share of audio prompts in multimodal PPO (paper: 3,000 of 5,000)
+    micro_batch_size: int = 0    # sequences per training forward per process; 0 = the whole minibatch
+    rollout_batch_size: int = 64  # sequences the engine decodes at once
+    score_batch_size: int = 0    # sequences per scoring forward (old log-probs, values); 0 = micro_batch_size
+    max_length: int = 4096       # prompt + response tokens (>= max_prompt_tokens + max_new_tokens)
 
 
 @dataclass
@@ -176,6 +182,8 @@ class CognitionSpec:
     batch_size: int = 8
     lr: float = 1e-4
     beta: float = 0.1
+    micro_batch_size: int = 0        # pairs per forward per process; 0 = the whole batch
+    max_length: int = 4096           # longest side of a pair (>= max_prompt_tokens + max_new_tokens)
     judge_url: str | None = None
     judge_model: str = ""
     endpoint: EndpointSpec | None = None   # sample from a server instead of the native engine
@@ -204,6 +212,8 @@ class Recipe:
     name: str = "recipe"
     seed: int = 0
     threads: int = 0                 # torch threads; 0 = leave torch's default
+    max_prompt_tokens: int = 1024    # longest prompt (text + audio tokens) a generating stage is sized for
+    activation_checkpointing: bool = False   # every trainer recomputes decoder-layer activations in backward
     data: DataSpec = field(default_factory=DataSpec)
     world: WorldSpec = field(default_factory=WorldSpec)
     model: ModelSpec = field(default_factory=ModelSpec)
@@ -239,6 +249,9 @@ def load_recipe(source: str | os.PathLike, overrides: list[str] = ()) -> Recipe:
     data = config_data(text, str(source), overrides)
     recipe = from_dict(Recipe, data)
     check(recipe)
+    from mgrd.pipeline.trainer_configs import stage_configs
+
+    stage_configs(recipe)   # every stage's trainer config is valid before anything runs
     return recipe
 
 
@@ -262,10 +275,12 @@ def check(recipe: Recipe) -> None:
         raise ValueError("model.vocab_size must be >= 300 (256 bytes + special tokens + merges)")
     if any(b is not None and b < 0 for b in recipe.eval.budgets + recipe.eval.stage_budgets):
         raise ValueError("eval budgets must be >= 0 or null (unlimited)")
-    for key, spec in (("iterations.distill", recipe.iterations.distill), ("iterations.curation", recipe.iterations.curation),
+    it = recipe.iterations
+    for key, spec in (("iterations.distill", it.distill), ("iterations.curation", it.curation),
                       ("cognition", recipe.cognition), ("eval", recipe.eval)):
         if spec.endpoint is not None:
             check_endpoint(spec.endpoint, f"{key}.endpoint")
+    check_lengths(recipe)
 
 
 ENDPOINT_SHAPES = ("openai", "official")
@@ -282,6 +297,23 @@ def check_endpoint(spec: EndpointSpec, key: str) -> None:
         raise ValueError(f"{key}.shape={spec.shape!r}; accepted: {', '.join(ENDPOINT_SHAPES)}")
     if not 1 <= spec.concurrency <= 256:
         raise ValueError(f"{key}.concurrency={spec.concurrency}; accepted: 1 to 256 requests in flight per URL")
+
+
+def check_lengths(recipe: Recipe) -> None:
+    """Every trained sequence fits its stage's max_length: prompt (max_prompt_tokens) + what is generated."""
+    if recipe.max_prompt_tokens < 1:
+        raise ValueError(f"max_prompt_tokens={recipe.max_prompt_tokens}; accepted: an integer >= 1")
+    it = recipe.iterations
+    needs = [("text_rl", recipe.text_rl.max_length, "text_rl.max_new_tokens", recipe.text_rl.max_new_tokens),
+             ("iterations.rl", it.rl.max_length, "iterations.rl.max_new_tokens", it.rl.max_new_tokens),
+             # the iteration SFT trains on kept chains sampled with the distillation's token limit
+             ("iterations.sft", it.sft.max_length, "iterations.distill.max_new_tokens", it.distill.max_new_tokens),
+             ("cognition", recipe.cognition.max_length, "cognition.max_new_tokens", recipe.cognition.max_new_tokens)]
+    for key, max_length, gen_key, gen in needs:
+        if max_length < recipe.max_prompt_tokens + gen:
+            raise ValueError(f"{key}.max_length={max_length} is less than max_prompt_tokens ({recipe.max_prompt_tokens})"
+                             f" + {gen_key} ({gen}) = {recipe.max_prompt_tokens + gen}; raise {key}.max_length "
+                             f"or lower {gen_key} or max_prompt_tokens")
 
 
 DATA_SOURCES = ("world", "files")

@@ -21,7 +21,7 @@ from mgrd.pipeline.outputs import BaseModel, DataReport, DataSet, EncoderTrained
 from mgrd.pipeline.recipe import DATA_SPLITS, PPOSpec, Recipe, SFTSpec
 from mgrd.pipeline.runner import Runner, StageResult, finished, read_json, rl_series
 from mgrd.progress import progress_hook
-from mgrd.training.config import OptimConfig, RunConfig, SourceConfig
+from mgrd.training.config import RunConfig, SourceConfig
 
 HERE = "mgrd.pipeline.stages"
 SFT_CODE = (HERE, "mgrd.training.sft")
@@ -85,7 +85,8 @@ class Context:
         # resume may accept what the key does not cover: a different number of processes, as when a
         # stage was run forward under torchrun with this config.
         return RunConfig(dir=str(sdir / "train"), seed=self.recipe.seed, save_every=max(5, steps // 4), keep_last=1,
-                         progress=self.progress, allow_changed=True)
+                         progress=self.progress, allow_changed=True,
+                         activation_checkpointing=self.recipe.activation_checkpointing)
 
 
 def settings(*specs) -> list:
@@ -214,13 +215,10 @@ def sft_stage(ctx: Context, name: str, spec: SFTSpec, upstream: list[StageResult
         return model_from
 
     def work(sdir: Path) -> Trained:
-        from mgrd.training.config import SFTConfig
+        from mgrd.pipeline.trainer_configs import sft_config
         from mgrd.training.sft import train_sft
 
-        cfg = SFTConfig(model=model_of(model_from), data=make_sources(sdir), max_steps=spec.steps,
-                        batch_size=spec.batch_size, max_length=4096,
-                        optim=OptimConfig(lr=spec.lr, warmup_steps=spec.warmup_steps, weight_decay=0.0),
-                        run=ctx.run_config(sdir, spec.steps))
+        cfg = sft_config(spec, model_of(model_from), make_sources(sdir), ctx.run_config(sdir, spec.steps))
         result = finished(train_sft(cfg))
         losses = result.losses
         return Trained(ModelDir.of(result.model_dir), result.steps,
@@ -255,14 +253,11 @@ def encoder_pretrain(ctx: Context, upstream: StageResult) -> StageResult:
         return upstream
 
     def work(sdir: Path) -> EncoderTrained:
-        from mgrd.training.config import EncoderPretrainConfig
+        from mgrd.pipeline.trainer_configs import encoder_config
         from mgrd.training.encoder_pretrain import train_encoder
 
-        cfg = EncoderPretrainConfig(model=model_of(upstream), data=encoder_sources(ctx, sdir, spec),
-                                    eval_data=encoder_probe_sources(ctx, sdir, spec), max_steps=spec.steps,
-                                    batch_size=spec.batch_size,
-                                    optim=OptimConfig(lr=spec.lr, warmup_steps=spec.warmup_steps),
-                                    run=ctx.run_config(sdir, spec.steps))
+        cfg = encoder_config(spec, model_of(upstream), encoder_sources(ctx, sdir, spec),
+                             encoder_probe_sources(ctx, sdir, spec), ctx.run_config(sdir, spec.steps))
         result = finished(train_encoder(cfg))
         last = result.history[-1] if result.history else {}
         probes = Path(cfg.run.dir) / "probes.json"
@@ -353,16 +348,10 @@ def ppo_stage(ctx: Context, name: str, spec: PPOSpec, upstream: list[StageResult
         return model_from
 
     def work(sdir: Path) -> RLTrained:
-        from mgrd.training.config import PPOConfig
+        from mgrd.pipeline.trainer_configs import ppo_config
         from mgrd.training.ppo import train_ppo
 
-        cfg = PPOConfig(model=model_of(model_from), prompts=make_sources(sdir), iterations=spec.iterations,
-                        prompts_per_iteration=spec.prompts_per_iteration, samples_per_prompt=spec.samples_per_prompt,
-                        max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, reward="modality",
-                        accuracy_weight=spec.accuracy_weight, format_weight=spec.format_weight, epochs=spec.epochs,
-                        minibatch_size=spec.minibatch_size, clip=spec.clip, kl_coef=spec.kl_coef,
-                        optim=OptimConfig(lr=spec.lr), critic_optim=OptimConfig(lr=spec.critic_lr),
-                        run=ctx.run_config(sdir, spec.iterations))
+        cfg = ppo_config(spec, model_of(model_from), make_sources(sdir), ctx.run_config(sdir, spec.iterations))
         result = finished(train_ppo(cfg, grader=D.world_grader))
         series = tuple(RLPoint(**p) for p in rl_series(Path(cfg.run.dir) / "metrics.jsonl"))
         return RLTrained(ModelDir.of(result.model_dir), result.steps, series)

@@ -1,11 +1,17 @@
-"""Typed trainer configs: dataclasses read from YAML with `key=value` overrides, saved beside every run."""
+"""Typed trainer configs: frozen dataclasses read from YAML with `key=value` overrides, saved beside every run.
+
+Every config checks its own values when it is built (`__post_init__`): a bad value fails at load,
+naming the key and what is accepted, not in the middle of a run.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import json
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,7 +23,7 @@ import yaml
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(frozen=True)
 class SourceConfig:
     """One JSONL data source and its share of the mixture (ratios are normalised over sources)."""
 
@@ -25,8 +31,14 @@ class SourceConfig:
     ratio: float = 1.0
     loss_on: str = "assistant"   # "assistant" (paper eq. 1) or "all" (language-model pretraining)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path:
+            _bad("path", self.path, "a JSONL file path")
+        _number(self, "ratio", "a number >= 0", lambda v: v >= 0)
+        _choice(self, "loss_on", ("assistant", "all"))
 
-@dataclass
+
+@dataclass(frozen=True)
 class OptimConfig:
     """AdamW with linear warmup then cosine decay to min_lr_ratio·lr; gradient-norm clipping."""
 
@@ -38,8 +50,18 @@ class OptimConfig:
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
 
+    def __post_init__(self) -> None:
+        _number(self, "lr", "a number > 0", lambda v: v > 0)
+        _number(self, "weight_decay", "a number >= 0", lambda v: v >= 0)
+        if not all(_finite(b) and 0.0 <= b < 1.0 for b in self.betas):
+            _bad("betas", self.betas, "two numbers in [0, 1)")
+        _number(self, "eps", "a number > 0", lambda v: v > 0)
+        _integer(self, "warmup_steps", 0)
+        _number(self, "min_lr_ratio", "a number in [0, 1]", lambda v: 0 <= v <= 1)
+        _number(self, "grad_clip", "a number >= 0 (0 = measure only)", lambda v: v >= 0)
 
-@dataclass
+
+@dataclass(frozen=True)
 class RunConfig:
     """Where a run writes, how often it saves and logs, and how it resumes."""
 
@@ -55,9 +77,20 @@ class RunConfig:
     progress: bool = True
     tensorboard: bool = False
     deterministic: bool = False   # torch.use_deterministic_algorithms (CPU runs are exact anyway)
+    activation_checkpointing: bool = False   # recompute each decoder layer's activations in backward
+    mixed_precision: str = "auto"  # FSDP2 params in bf16, float32 reduction: "auto" = under FSDP on GPU; "bf16"; "none"
+
+    def __post_init__(self) -> None:
+        _choice(self, "mixed_precision", ("auto", "bf16", "none"), "run.")
+        if not isinstance(self.dir, str) or not self.dir:
+            _bad("run.dir", self.dir, "a directory path")
+        _choice(self, "autocast", ("auto", "bf16", "none"), "run.")
+        _choice(self, "resume", ("auto", "never"), "run.")
+        for name in ("save_every", "keep_last", "log_every"):
+            _integer(self, name, 1, "run.")
 
 
-@dataclass
+@dataclass(frozen=True)
 class SFTConfig:
     """Supervised fine-tuning (and decoder pretraining with loss_on: all)."""
 
@@ -67,13 +100,22 @@ class SFTConfig:
     batch_size: int = 8           # sequences per optimizer step, over all processes
     micro_batch_size: int = 0     # sequences per forward per process; 0 = the whole local batch
     max_length: int = 4096        # longer examples are refused at load
+    logprob_chunk: int = 1024     # target tokens whose logits [chunk, V] exist at once in the loss
     train_adaptor_only: bool = False
     length_grouping: bool = True
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
+    def __post_init__(self) -> None:
+        _sources(self, "data")
+        _integer(self, "max_steps", 0)
+        _integer(self, "batch_size", 1)
+        _integer(self, "micro_batch_size", 0)
+        _integer(self, "max_length", 2)
+        _integer(self, "logprob_chunk", 1)
 
-@dataclass
+
+@dataclass(frozen=True)
 class PPOConfig:
     """PPO with a critic on verifiable rewards (paper eqs. 2-3 and 6-8)."""
 
@@ -101,12 +143,49 @@ class PPOConfig:
     entropy_coef: float = 0.0
     whiten_advantages: bool = False
     rollout_batch_size: int = 64  # sequences the engine decodes at once
+    score_batch_size: int = 0     # sequences per no-grad scoring forward (old log-probs, values); 0 = micro_batch_size
+    max_length: int = 4096        # prompt + response tokens; prompts longer than max_length - max_new_tokens are refused
+    logprob_chunk: int = 1024     # response tokens whose logits [chunk, V] exist at once in the losses
+    rollout_dtype: str = "auto"   # the rollout replica under FSDP: "auto" = bfloat16 on GPU, float32 on CPU
     optim: OptimConfig = field(default_factory=OptimConfig)
     critic_optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-5))
     run: RunConfig = field(default_factory=RunConfig)
 
+    def __post_init__(self) -> None:
+        _sources(self, "prompts")
+        _integer(self, "iterations", 0)
+        _integer(self, "prompts_per_iteration", 1)
+        _integer(self, "samples_per_prompt", 1, limit=128)
+        _integer(self, "max_new_tokens", 1)
+        _number(self, "temperature", "a number in (0, 100] (PPO samples; greedy rollouts give no ratio)",
+                lambda v: 0 < v <= 100)
+        _number(self, "top_p", "a number in (0, 1]", lambda v: 0 < v <= 1)
+        if self.thinking_budget is not None:
+            _integer(self, "thinking_budget", 0)
+        _choice(self, "reward", ("modality", "audio", "text"))
+        if self.grader != "reference" and not re.fullmatch(r"[\w.]+:\w+", self.grader or ""):
+            _bad("grader", self.grader, "'reference' or 'package.module:function'")
+        for name in ("accuracy_weight", "format_weight", "kl_coef", "entropy_coef"):
+            _number(self, name, "a number >= 0", lambda v: v >= 0)
+        _integer(self, "epochs", 1)
+        _integer(self, "minibatch_size", 1)
+        for name in ("micro_batch_size", "score_batch_size"):
+            _integer(self, name, 0)
+        _integer(self, "rollout_batch_size", 1)
+        _integer(self, "logprob_chunk", 1)
+        _choice(self, "rollout_dtype", ("auto", "bfloat16", "float32"))
+        _number(self, "clip", "a number in (0, 1)", lambda v: 0 < v < 1)
+        _number(self, "value_clip", "a number > 0", lambda v: v > 0)
+        _number(self, "gamma", "a number in [0, 1]", lambda v: 0 <= v <= 1)
+        _number(self, "lam", "a number in [0, 1]", lambda v: 0 <= v <= 1)
+        _integer(self, "max_length", 2)
+        _integer(self, "logprob_chunk", 1)
+        if self.max_length <= self.max_new_tokens:
+            raise ValueError(f"max_length={self.max_length} leaves no room for a prompt before max_new_tokens="
+                             f"{self.max_new_tokens}; accepted: max_length > max_new_tokens")
 
-@dataclass
+
+@dataclass(frozen=True)
 class DPOConfig:
     """DPO on preference pairs against the frozen starting model."""
 
@@ -117,11 +196,21 @@ class DPOConfig:
     micro_batch_size: int = 0
     beta: float = 0.1
     max_length: int = 4096
+    logprob_chunk: int = 1024     # completion tokens whose logits [chunk, V] exist at once
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
+    def __post_init__(self) -> None:
+        _sources(self, "pairs")
+        _integer(self, "max_steps", 0)
+        _integer(self, "batch_size", 1)
+        _integer(self, "micro_batch_size", 0)
+        _number(self, "beta", "a number > 0", lambda v: v > 0)
+        _integer(self, "max_length", 2)
+        _integer(self, "logprob_chunk", 1)
 
-@dataclass
+
+@dataclass(frozen=True)
 class EncoderPretrainConfig:
     """Audio encoder + adaptor pretraining with auxiliary fact heads (the tiny recipe's stand-in)."""
 
@@ -133,6 +222,12 @@ class EncoderPretrainConfig:
     eval_data: list[SourceConfig] = field(default_factory=list)   # held-out clips the heads are probed on
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3))
     run: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        _sources(self, "data")
+        _integer(self, "max_steps", 0)
+        _integer(self, "batch_size", 1)
+        _integer(self, "head_hidden", 1)
 
 
 # Keys that change how a run is observed or stored but not what it computes: resuming with
@@ -255,3 +350,37 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
                                                not (hint is int and isinstance(value, bool))):
         raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
     return value
+
+
+# ---- value checks of __post_init__ -----------------------------------------------------------------
+def _bad(key: str, value: Any, accepted: str) -> None:
+    raise ValueError(f"{key}={value!r} is not accepted; accepted: {accepted}")
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _number(cfg: Any, name: str, accepted: str, ok, prefix: str = "") -> None:
+    v = getattr(cfg, name)
+    if not _finite(v) or not ok(v):
+        _bad(prefix + name, v, accepted)
+
+
+def _integer(cfg: Any, name: str, low: int, prefix: str = "", *, limit: int | None = None) -> None:
+    v = getattr(cfg, name)
+    if not isinstance(v, int) or isinstance(v, bool) or v < low or (limit is not None and v > limit):
+        _bad(prefix + name, v, f"an integer >= {low}" + (f" and <= {limit}" if limit is not None else ""))
+
+
+def _choice(cfg: Any, name: str, accepted: tuple[str, ...], prefix: str = "") -> None:
+    if getattr(cfg, name) not in accepted:
+        _bad(prefix + name, getattr(cfg, name), ", ".join(accepted))
+
+
+def _sources(cfg: Any, name: str) -> None:
+    sources = getattr(cfg, name)
+    if not isinstance(sources, (list, tuple)) or not sources:
+        _bad(name, sources, "a non-empty list of sources ({path: FILE.jsonl, ratio: 1.0})")
+    if not any(s.ratio > 0 for s in sources):
+        _bad(name, [s.ratio for s in sources], "at least one source with ratio > 0")

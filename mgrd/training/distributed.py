@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -53,22 +54,66 @@ def init_distributed(device: str = "auto") -> DistInfo:
     return DistInfo(rank, world, local, dev)
 
 
-def shard(model: nn.Module, info: DistInfo) -> nn.Module:
-    """FSDP2 (`fully_shard`) each Qwen2 decoder layer, then the whole model; a no-op on one process.
+def decoder_layers(model: nn.Module) -> nn.ModuleList | None:
+    """The Qwen2 decoder layers of an AudioLM (`model.layers`) or of a critic (`backbone.model.layers`)."""
+    inner = getattr(model, "model", None) or getattr(getattr(model, "backbone", None), "model", None)
+    return getattr(inner, "layers", None)
+
+
+def checkpoint_layers(model: nn.Module) -> None:
+    """Activation checkpointing: each decoder layer recomputes its activations in the backward pass
+    (only its input is kept). Idempotent; parameter names and state-dict keys are unchanged."""
+    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import CheckpointWrapper, checkpoint_wrapper
+
+    layers = decoder_layers(model)
+    for i, layer in enumerate(layers or ()):
+        if not isinstance(layer, CheckpointWrapper):
+            layers[i] = checkpoint_wrapper(layer)
+
+
+def is_sharded(model: nn.Module) -> bool:
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)
+
+
+def shard(model: nn.Module, info: DistInfo, *, mixed_precision: bool = False) -> nn.Module:
+    """FSDP2 (`fully_shard`) each Qwen2 decoder layer, then the whole model; a no-op on one process
+    or on a model already sharded (see mgrd.training.loading, which shards on the meta device).
 
     The frozen encoder stays in the root group: FSDP2 shards frozen and trainable parameters alike.
+    mixed_precision: bf16 parameters in forward and backward, float32 gradient reduction (the
+    float32 master weights and optimizer states stay sharded).
     """
-    if not info.distributed:
+    if not info.distributed or is_sharded(model):
         return model
-    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-    layers = getattr(getattr(model, "model", None), "layers", None)
-    if layers is None:
-        layers = getattr(getattr(getattr(model, "backbone", None), "model", None), "layers", None)
-    for layer in layers or ():
-        fully_shard(layer)
-    fully_shard(model)
+    kwargs = {"mp_policy": MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)} \
+        if mixed_precision else {}
+    for layer in decoder_layers(model) or ():
+        fully_shard(layer, **kwargs)
+    fully_shard(model, **kwargs)
     return model
+
+
+class GatheredState(Mapping):
+    """A (possibly sharded) model's state, each tensor gathered whole only when read (collective under
+    FSDP: every process must read the same keys in the same order, as iterating does). A rollout
+    replica is refreshed through it one parameter at a time, never holding a second full copy."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self._state = model.state_dict()
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        t = self._state[key]
+        return t.full_tensor() if hasattr(t, "full_tensor") else t
+
+    def __iter__(self):
+        return iter(self._state)
+
+    def __len__(self) -> int:
+        return len(self._state)
 
 
 _FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from mgrd.training.config import DPOConfig
 from mgrd.training.data import Example, MixedDataset, collate, encode_pair, split_micro
 from mgrd.training.distributed import all_reduce, shard
-from mgrd.training.losses import dpo_loss, token_logprobs
+from mgrd.training.losses import dpo_loss, selective_logprobs
 from mgrd.training.optim import build_optimizer, clip_gradients
 from mgrd.training.schedule import set_lr, warmup_cosine
 from mgrd.training.sft import StepHook, TrainResult
 from mgrd.training.stage import StageRun
 
 
-def sequence_logprobs(model, pairs: list[tuple[Example, Example]], pad_id: int, run) -> tuple[torch.Tensor, torch.Tensor]:
+def sequence_logprobs(model, pairs: list[tuple[Example, Example]], pad_id: int, run,
+                      chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed completion log-probs of the chosen and the rejected sides: ([P], [P]).
 
-    Chosen and rejected rows go through the model as one batch (chosen rows first).
+    Chosen and rejected rows go through the model as one batch (chosen rows first); only the
+    completion tokens meet the lm_head, `chunk` at a time.
     """
     rows = [c for c, _ in pairs] + [r for _, r in pairs]
     batch = collate(rows, pad_id).to(run.device)
     with run.autocast():
-        logits = model(batch.input_ids, batch.audio_mels or None, attention_mask=batch.attention_mask).logits
-    per_seq = (token_logprobs(logits, batch.labels) * batch.loss_mask).sum(-1)
+        logp, _ = model(batch.input_ids, batch.audio_mels or None, attention_mask=batch.attention_mask,
+                        head_fn=partial(selective_logprobs, labels=batch.labels, mask=batch.loss_mask, chunk=chunk))
+    per_seq = (logp * batch.loss_mask).sum(-1)
     return per_seq[: len(pairs)], per_seq[len(pairs):]
 
 
@@ -65,8 +70,8 @@ def train_dpo(cfg: DPOConfig, *, after_step: StepHook | None = None) -> TrainRes
             for micro in split_micro(pairs, cfg.micro_batch_size):
                 micro = list(micro)
                 with torch.no_grad():
-                    ref_c, ref_r = sequence_logprobs(reference, micro, pad, run)
-                pol_c, pol_r = sequence_logprobs(model, micro, pad, run)
+                    ref_c, ref_r = sequence_logprobs(reference, micro, pad, run, cfg.logprob_chunk)
+                pol_c, pol_r = sequence_logprobs(model, micro, pad, run, cfg.logprob_chunk)
                 loss, margins = dpo_loss(pol_c, pol_r, ref_c, ref_r, beta=cfg.beta)
                 share = len(micro) / cfg.batch_size     # the mean over the global batch of pairs
                 (loss * share * info.world_size).backward()

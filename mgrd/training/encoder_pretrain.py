@@ -208,7 +208,7 @@ def train_encoder(cfg: EncoderPretrainConfig, *, after_step: StepHook | None = N
     """Train encoder + adaptor on fact heads to cfg.max_steps; the AudioLM is exported to RUN/model."""
     run = StageRun("encoder_pretrain", cfg, data_digests={})
     info = run.info
-    model, tokenizer = run.load_model(cfg.model)
+    model, tokenizer = run.load_model(cfg.model, sharded=False)   # sharded below, with its heads
     model.set_trainable(encoder=True, adaptor=True, decoder=False)
     specs = head_specs([r for s in cfg.data for r in read_records(s.path)])
     heads = FactHeads(specs, model.text_config.hidden_size, cfg.head_hidden).to(run.device)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
+
+from mgrd.inference.sampling import filter_top_k_top_p
+
+LOGPROB_FLOOR = -1e4     # log-probability given to a token outside the top-p set (finite, so no NaN downstream)
 
 
 def token_logprobs(logits: Tensor, labels: Tensor) -> Tensor:
@@ -17,6 +24,62 @@ def token_logprobs(logits: Tensor, labels: Tensor) -> Tensor:
     safe = torch.where(valid, labels, torch.zeros_like(labels))
     picked = torch.log_softmax(logits.float(), dim=-1).gather(-1, safe.unsqueeze(-1)).squeeze(-1)
     return picked * valid
+
+
+def selective_logprobs(hidden: Tensor, head: Callable[[Tensor], Tensor], *, labels: Tensor, mask: Tensor,
+                       temperature: float = 1.0, top_p: float = 1.0, chunk: int = 1024,
+                       with_entropy: bool = False, entropy_grad: bool = True) -> tuple[Tensor, Tensor | None]:
+    """Log-probabilities of `labels` [B, L] under `head(hidden)` at the positions where `mask` is 1.
+
+    hidden [B, L, H] (any dtype) -> (logprobs [B, L] float32, entropy [B, L] float32 or None); 0
+    where mask is 0. Only the selected rows meet the head, `chunk` rows at a time, so at most
+    [chunk, V] float32 logits exist at once; with gradients, each chunk is recomputed in the
+    backward pass (activation checkpointing) instead of keeping its logits. The distribution is
+    the sampler's (mgrd.inference.sampling): logits / temperature, then the top-p filter, so that
+    the log-probabilities are the behaviour policy's of rollouts sampled with these settings.
+    `entropy_grad=False` computes the entropy without gradient (a metric whose coefficient is 0).
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk={chunk}; accepted: an integer >= 1")
+    b, length = labels.shape
+    valid = (mask != 0) & (labels >= 0)
+    idx = valid.reshape(-1).nonzero().squeeze(1)
+    rows = hidden.reshape(b * length, hidden.shape[-1]).index_select(0, idx)
+    targets = labels.reshape(-1).index_select(0, idx)
+    grad = torch.is_grad_enabled() and rows.requires_grad
+    lps, ents = [], []
+    for k in range(0, rows.shape[0], chunk):
+        args = (rows[k:k + chunk], targets[k:k + chunk], head, float(temperature), float(top_p), with_entropy,
+                entropy_grad)
+        out = checkpoint(_chunk_scores, *args, use_reentrant=False) if grad else _chunk_scores(*args)
+        lps.append(out[0])
+        ents.append(out[1] if with_entropy else None)
+
+    def place(parts: list[Tensor]) -> Tensor:
+        flat = torch.zeros(b * length, dtype=torch.float32, device=labels.device)
+        if parts:
+            flat = flat.index_copy(0, idx, torch.cat(parts))
+        return flat.reshape(b, length)
+
+    return place(lps), (place(ents) if with_entropy else None)
+
+
+def _chunk_scores(rows: Tensor, targets: Tensor, head, temperature: float, top_p: float, with_entropy: bool,
+                  entropy_grad: bool = True):
+    logits = head(rows).float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    if top_p < 1.0:
+        n = logits.shape[0]
+        logits = filter_top_k_top_p(logits, torch.zeros(n, dtype=torch.long, device=logits.device),
+                                    torch.full((n,), top_p, dtype=logits.dtype, device=logits.device))
+    logp = torch.log_softmax(logits, dim=-1)
+    picked = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1).clamp(min=LOGPROB_FLOOR)
+    if not with_entropy:
+        return (picked,)
+    with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+        p = logp.exp()
+        return picked, -(p * logp.masked_fill(p == 0, 0.0)).sum(-1)
 
 
 def masked_sum(values: Tensor, mask: Tensor) -> Tensor:

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import copy
 import importlib
 import random
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import torch
 
 from mgrd.chat import NO_THINK_PREFILL
+from mgrd.model import load_pretrained
 from mgrd.training.advantages import final_token_rewards, gae, whiten
 from mgrd.training.config import PPOConfig
-from mgrd.training.critic import Critic
 from mgrd.training.data import Example, MixedDataset, collate, encode_rl_prompt, split_micro
-from mgrd.training.distributed import all_reduce, full_model_state, shard
-from mgrd.training.losses import approx_kl, entropy, kl_penalty, ppo_policy_loss, token_logprobs, value_loss
+from mgrd.training.distributed import GatheredState, all_reduce, shard
+from mgrd.training.losses import approx_kl, kl_penalty, masked_sum, ppo_policy_loss, selective_logprobs, value_loss
 from mgrd.training.metrics import decoder_matmul_params
 from mgrd.training.optim import build_optimizer, clip_gradients
 from mgrd.training.rewards import Grader, RewardWeights, reference_grader, reward_function
@@ -52,23 +52,43 @@ def _rl_batch(samples: list[Sample], pad_id: int, audio_ids: frozenset[int]):
     return batch
 
 
+def _rollout_dtype(cfg: PPOConfig, device: torch.device) -> torch.dtype:
+    if cfg.rollout_dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return getattr(torch, cfg.rollout_dtype)
+
+
+def _check_prompt_lengths(prompts, keys, cfg: PPOConfig) -> None:
+    room = cfg.max_length - cfg.max_new_tokens
+    for prompt, key in zip(prompts, keys):
+        if len(prompt.input_ids) > room:
+            raise ValueError(f"prompt {key} has {len(prompt.input_ids)} tokens, more than max_length - max_new_tokens "
+                             f"= {cfg.max_length} - {cfg.max_new_tokens} = {room}; raise max_length or shorten it")
+
+
+def _logprobs(model, b, cfg: PPOConfig, *, with_entropy: bool = False, entropy_grad: bool = True):
+    """Response-token log-probs (and entropies) of batch `b` under the rollouts' sampling distribution."""
+    return model(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask,
+                 head_fn=partial(selective_logprobs, labels=b.labels, mask=b.loss_mask, temperature=cfg.temperature,
+                                 top_p=cfg.top_p, chunk=cfg.logprob_chunk, with_entropy=with_entropy,
+                                 entropy_grad=entropy_grad))
+
+
 @torch.no_grad()
-def _score(model, critic, ref, samples, pad_id, audio_ids, micro, run) -> dict[str, torch.Tensor]:
-    """Old log-probs (actor), reference log-probs and values for every sample, [N, L] each."""
+def _score(model, critic, ref, samples, pad_id, audio_ids, micro, run, cfg) -> dict[str, torch.Tensor]:
+    """Old log-probs (actor), reference log-probs (when there is a reference) and values, [N, L] each."""
     width = max(len(s.input_ids) for s in samples)
-    out = {k: torch.zeros(len(samples), width) for k in ("old", "ref", "values", "mask")}
+    keys = ("old", "values", "mask") + (("ref",) if ref is not None else ())
+    out = {k: torch.zeros(len(samples), width) for k in keys}
     row = 0
     for chunk in split_micro(samples, micro):
         b = _rl_batch(list(chunk), pad_id, audio_ids).to(run.device)
         n, w = b.input_ids.shape
         with run.autocast():
-            lp = token_logprobs(model(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask).logits,
-                                b.labels)
-            rp = token_logprobs(ref(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask).logits,
-                                b.labels)
+            out["old"][row:row + n, :w] = _logprobs(model, b, cfg)[0].cpu()
+            if ref is not None:
+                out["ref"][row:row + n, :w] = _logprobs(ref, b, cfg)[0].cpu()
             v = critic(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask)
-        out["old"][row:row + n, :w] = lp.float().cpu()
-        out["ref"][row:row + n, :w] = rp.float().cpu()
         out["values"][row:row + n, :w] = v.float().cpu()
         out["mask"][row:row + n, :w] = b.loss_mask.cpu()
         row += n
@@ -88,16 +108,21 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
         raise ValueError("prompts_per_iteration and minibatch_size must be divisible by the number of processes")
     model, tokenizer = run.load_model(cfg.model)
     model.set_trainable(encoder=False, adaptor=True, decoder=True)
-    ref, _ = run.load_model(cfg.model)
-    ref.requires_grad_(False)
+    ref = None
+    if cfg.kl_coef > 0:   # the paper's setting (0) needs no reference model
+        ref, _ = run.load_model(cfg.model)
+        ref.requires_grad_(False)
     if reward_fn is None:
         reward_fn = reward_function(cfg.reward, grader or load_grader(cfg.grader),
                                     RewardWeights(accuracy=cfg.accuracy_weight, format=cfg.format_weight))
     dataset = MixedDataset(cfg.prompts, batch_size=cfg.prompts_per_iteration, seed=cfg.run.seed,
                            encode_fn=lambda record, source, key: (record, key))
     run.fingerprint["data"] = dataset.digests
-    critic = Critic(model)
-    replica = copy.deepcopy(model) if info.distributed else None
+    critic, _ = run.load_model(cfg.model, critic=True)
+    # Under FSDP the engine decodes from a replica refreshed one gathered parameter at a time
+    # (GatheredState): bf16 on GPU, the one full copy a process holds (mgrd plan counts it).
+    replica = load_pretrained(cfg.model, dtype=_rollout_dtype(cfg, run.device), device=run.device,
+                              tokenizer_special_ids=tokenizer.special) if info.distributed else None
     model, critic = shard(model, info).train(), shard(critic, info).train()
     if backend is None:
         backend = NativeRollout(replica if replica is not None else model, tokenizer,
@@ -123,16 +148,18 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
             picks = dataset.batch(it, rank=info.rank, world_size=info.world_size)
             records = [r for r, _ in picks]
             prompts = [encode_rl_prompt(r, tokenizer) for r in records]
+            _check_prompt_lengths(prompts, [k for _, k in picks], cfg)
             first = it * cfg.prompts_per_iteration + info.rank * len(records)
             params = [sampling_params(cfg.samples_per_prompt, max_tokens=cfg.max_new_tokens,
                                       temperature=cfg.temperature, top_p=cfg.top_p,
                                       thinking_budget=cfg.thinking_budget,
                                       seed=(cfg.run.seed * 1_000_003 + first + i) % 2**62)
                       for i in range(len(records))]
-            backend.sync_weights(full_model_state(model) if replica is not None else None)
+            backend.sync_weights(GatheredState(model) if replica is not None else None)
             samples = collect(backend, prompts, records, params, reward_fn, close_ids=close_ids)
             # ---- values and advantages
-            scored = _score(model, critic, ref, samples, pad, audio_ids, cfg.micro_batch_size, run)
+            scored = _score(model, critic, ref, samples, pad, audio_ids, cfg.score_batch_size or cfg.micro_batch_size,
+                            run, cfg)
             mask = scored["mask"]
             scores = torch.tensor([s.reward.value for s in samples], dtype=torch.float32)
             rewards = final_token_rewards(scores, mask)
@@ -143,7 +170,7 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
             stats = _update(cfg, run, model, critic, actor_opt, critic_opt, samples, scored, advantages, returns,
                             pad, audio_ids, it)
             it += 1
-            metrics = _iteration_metrics(samples, scored, stats, lr, flops_params, cfg.epochs)
+            metrics = _iteration_metrics(samples, scored, stats, lr, flops_params, cfg)
             history.append(metrics)
             if it % cfg.run.log_every == 0 or it == cfg.iterations:
                 log.log(it, metrics)
@@ -183,26 +210,29 @@ def _update(cfg, run, model, critic, actor_opt, critic_opt, samples, scored, adv
                 b = _rl_batch([samples[i] for i in micro], pad, audio_ids).to(run.device)
                 w = b.input_ids.shape[1]
                 old = scored["old"][micro, :w].to(run.device)
-                ref = scored["ref"][micro, :w].to(run.device)
                 old_v = scored["values"][micro, :w].to(run.device)
                 adv = advantages[micro, :w].to(run.device)
                 ret = returns[micro, :w].to(run.device)
                 m = b.loss_mask
                 with run.autocast():
-                    logits = model(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask).logits
+                    logp, ent_tokens = _logprobs(model, b, cfg, with_entropy=True,
+                                                 entropy_grad=cfg.entropy_coef > 0)
                     values = critic(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask)
-                logp = token_logprobs(logits, b.labels)
                 pg, clip_frac = ppo_policy_loss(logp, old, adv, m, clip=cfg.clip, num_tokens=n_tokens)
-                kl = kl_penalty(logp, ref, m, num_tokens=n_tokens)
-                ent = entropy(logits, m)
+                ent = masked_sum(ent_tokens, m) / m.sum().clamp(min=1)
                 share = float(m.sum()) / max(float(n_tokens), 1.0)
-                loss = pg + cfg.kl_coef * kl - cfg.entropy_coef * ent * share
+                loss = pg
+                if cfg.entropy_coef > 0:
+                    loss = loss - cfg.entropy_coef * ent * share
+                if "ref" in scored:
+                    kl = kl_penalty(logp, scored["ref"][micro, :w].to(run.device), m, num_tokens=n_tokens)
+                    loss = loss + cfg.kl_coef * kl
+                    totals["kl_ref"] += float(kl.detach())
                 (loss * info.world_size).backward()
                 vl = value_loss(values, old_v, ret, m, clip=cfg.value_clip, num_tokens=n_tokens)
                 (vl * info.world_size).backward()
                 totals["policy_loss"] += float(pg.detach())
                 totals["value_loss"] += float(vl.detach())
-                totals["kl_ref"] += float(kl.detach())
                 totals["entropy"] += float(ent.detach()) * share
                 totals["clip_frac"] += float(clip_frac) * share
                 totals["approx_kl"] += float(approx_kl(logp.detach(), old, m)) * share
@@ -214,6 +244,8 @@ def _update(cfg, run, model, critic, actor_opt, critic_opt, samples, scored, adv
             totals["tokens"] += float(n_tokens)
     n = max(totals.pop("updates"), 1.0)
     tokens = totals.pop("tokens")
+    if cfg.kl_coef <= 0:
+        totals.pop("kl_ref")   # no reference model: nothing to measure against
     out = {k: float(all_reduce(v)) / n / (info.world_size if k.endswith("grad_norm") else 1.0)
            for k, v in totals.items()}
     out["updated_tokens"] = tokens
@@ -221,7 +253,7 @@ def _update(cfg, run, model, critic, actor_opt, critic_opt, samples, scored, adv
 
 
 def _iteration_metrics(samples: list[Sample], scored: Mapping[str, torch.Tensor], stats: dict[str, Any],
-                       lr: float, flops_params: int, epochs: int) -> dict:
+                       lr: float, flops_params: int, cfg: PPOConfig) -> dict:
     n = float(all_reduce(len(samples)))
 
     def mean(values) -> float:
@@ -232,6 +264,9 @@ def _iteration_metrics(samples: list[Sample], scored: Mapping[str, torch.Tensor]
         sampled = [lp for lp, keep in zip(s.engine_logprobs, s.response_mask[-len(s.engine_logprobs):]) if keep]
         gap += [abs(a - b) for a, b in zip(sampled, row[m.bool()].tolist())]
     seq_tokens = float(all_reduce(sum(len(s.input_ids) for s in samples)))
+    forwards = 2 + (1 if "ref" in scored else 0)   # scoring: actor, critic (and reference)
+    # The engine reports log-probs at temperature 1 without filtering: comparable only then.
+    comparable = cfg.temperature == 1.0 and cfg.top_p == 1.0
     return {
         "reward": mean(s.reward.value for s in samples),
         "accuracy": mean(s.reward.components.get("accuracy", 0.0) for s in samples),
@@ -239,9 +274,9 @@ def _iteration_metrics(samples: list[Sample], scored: Mapping[str, torch.Tensor]
         "reasoning_tokens": mean(s.reasoning_tokens for s in samples),
         "response_tokens": mean(s.response_tokens for s in samples),
         "truncated": mean(s.finish_reason == "length" for s in samples),
-        "rollout_logprob_gap": float(sum(gap) / max(len(gap), 1)),
+        **({"rollout_logprob_gap": float(sum(gap) / max(len(gap), 1))} if comparable else {}),
         "lr": lr, **stats,
-        # forward-only scoring (actor, reference, critic ~ 3 x 2N) + epochs x (actor + critic) x 6N
-        "flops": (6.0 + epochs * 12.0) * flops_params * seq_tokens,
+        # forward-only scoring (actor, critic, reference when kl_coef > 0: 2N each) + epochs x (actor + critic) x 6N
+        "flops": (2.0 * forwards + cfg.epochs * 12.0) * flops_params * seq_tokens,
     }
 

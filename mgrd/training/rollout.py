@@ -36,7 +36,9 @@ class NativeRollout:
 
     def __init__(self, model, tokenizer, *, max_batch_size: int = 64) -> None:
         self.model = model
-        self.engine = Engine(model, tokenizer, max_batch_size=max_batch_size)
+        was_training = model.training
+        self.engine = Engine(model, tokenizer, max_batch_size=max_batch_size)   # the engine sets eval mode
+        model.train(was_training)
 
     def generate(self, prompts: Sequence[Prompt], params: Sequence[SamplingParams]) -> list[list[Generation]]:
         was_training = self.model.training

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from mgrd.training.config import SFTConfig
 from mgrd.training.data import MixedDataset, collate, encode_example, split_micro
 from mgrd.training.distributed import all_reduce, shard
-from mgrd.training.losses import masked_token_ce
+from mgrd.training.losses import masked_sum, selective_logprobs
 from mgrd.training.metrics import decoder_matmul_params
 from mgrd.training.optim import build_optimizer, clip_gradients
 from mgrd.training.schedule import set_lr, warmup_cosine
@@ -91,9 +92,11 @@ def train_sft(cfg: SFTConfig, *, after_step: StepHook | None = None) -> TrainRes
                 batch = collate(micro, pad).to(run.device)
                 seq_tokens += int(batch.attention_mask.sum())
                 with run.autocast():
-                    logits = model(batch.input_ids, batch.audio_mels or None,
-                                   attention_mask=batch.attention_mask).logits
-                loss = masked_token_ce(logits, batch.labels, batch.loss_mask, num_tokens=n_tokens)
+                    logp, _ = model(batch.input_ids, batch.audio_mels or None, attention_mask=batch.attention_mask,
+                                    head_fn=partial(selective_logprobs, labels=batch.labels, mask=batch.loss_mask,
+                                                    chunk=cfg.logprob_chunk))
+                # the mean cross-entropy over the global batch's target tokens (the parts sum to the whole)
+                loss = -masked_sum(logp, batch.loss_mask) / max(float(n_tokens), 1.0)
                 # FSDP averages gradients over processes; the loss is already a global mean.
                 (loss * info.world_size).backward()
                 loss_sum += float(loss.detach())

@@ -15,12 +15,13 @@ import torch
 from torch import nn
 
 from mgrd.chat import Tokenizer
-from mgrd.model import AudioLM, empty_model, load_pretrained, restore_buffers, save_pretrained
+from mgrd.model import AudioLM, empty_model, restore_buffers, save_pretrained
 from mgrd.runtime import seed_everything
 from mgrd.training import checkpoint as ckpt
 from mgrd.training.config import config_fingerprint, dump_config
 from mgrd.training.distributed import (DistInfo, barrier, full_model_state, full_optimizer_state, init_distributed,
                                        load_model_state, load_optimizer_state)
+from mgrd.training.loading import load_for_training
 from mgrd.training.metrics import MetricsLog
 from mgrd.training.preemption import StopRequest
 from mgrd.training.run import record_run
@@ -48,11 +49,19 @@ class StageRun:
     def device(self) -> torch.device:
         return self.info.device
 
-    def load_model(self, path: str | os.PathLike) -> tuple[AudioLM, Tokenizer]:
-        """The AudioLM (float32 master weights, on this process's device) and tokenizer of a checkpoint."""
-        tokenizer = Tokenizer.from_dir(path)
-        model = load_pretrained(path, dtype=torch.float32, device=self.device, tokenizer_special_ids=tokenizer.special)
-        return model, tokenizer
+    def load_model(self, path: str | os.PathLike, *, critic: bool = False,
+                   sharded: bool = True) -> tuple[nn.Module, Tokenizer]:
+        """The AudioLM (or a Critic on its decoder) of a checkpoint with float32 master weights, on this
+        process's device; under FSDP already sharded (mgrd.training.loading), with the run's activation
+        checkpointing and mixed-precision switches applied."""
+        return load_for_training(path, self.info, critic=critic, checkpointing=self.run_cfg.activation_checkpointing,
+                                 mixed_precision=self.mixed_precision, sharded=sharded)
+
+    @property
+    def mixed_precision(self) -> bool:
+        """bf16 FSDP2 parameters: "bf16", or "auto" under FSDP on GPU."""
+        mode = self.run_cfg.mixed_precision
+        return mode == "bf16" or (mode == "auto" and self.info.distributed and self.device.type == "cuda")
 
     def autocast(self):
         """bf16 autocast on GPU ("auto" or "bf16"), nothing on CPU or with "none"."""

@@ -42,10 +42,16 @@ def configs(micro_dir, tmp_path):
     }
 
 
-@pytest.mark.parametrize("stage", ["sft", "dpo", "ppo"])
-def test_two_processes_match_one(micro_dir, tmp_path, stage):
+@pytest.mark.parametrize("stage, checkpointing", [("sft", False), ("dpo", False), ("ppo", False),
+                                                   ("sft", True), ("dpo", True), ("ppo", True)])
+def test_two_processes_match_one(micro_dir, tmp_path, stage, checkpointing):
     cls, train, base = configs(micro_dir, tmp_path)[stage]
-    single = train(from_dict(cls, {**base, "run": {**base["run"], "dir": str(tmp_path / "one")}}))
+    if checkpointing:   # activation checkpointing in the two processes only: it must not change a number
+        base = {**base, "run": {**base["run"], "activation_checkpointing": True}}
+        single_run = {**base["run"], "activation_checkpointing": False}
+    else:
+        single_run = base["run"]
+    single = train(from_dict(cls, {**base, "run": {**single_run, "dir": str(tmp_path / "one")}}))
     cfg_file = tmp_path / "cfg.yaml"
     cfg_file.write_text(yaml.safe_dump({**base, "run": {**base["run"], "dir": str(tmp_path / "two")}}))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -59,3 +65,44 @@ def test_two_processes_match_one(micro_dir, tmp_path, stage):
     for one, two in zip(single.history, logged):
         for k in keys:
             assert two[k] == pytest.approx(one[k], rel=TOLERANCE, abs=1e-6), (k, one[k], two[k])
+
+
+SHARDED_LOAD = """
+import json, os, sys
+import torch
+from mgrd.training.distributed import init_distributed
+from mgrd.training.loading import load_for_training
+info = init_distributed("cpu")
+actor, _ = load_for_training(sys.argv[1], info, checkpointing=True)
+critic, _ = load_for_training(sys.argv[1], info, critic=True)
+local = lambda m: sum(p.to_local().numel() for p in m.parameters())
+full = {k: v.full_tensor() for k, v in actor.state_dict().items()}
+out = {"actor_local": local(actor), "critic_local": local(critic),
+       "critic_keys": sorted(critic.state_dict()), "sums": {k: float(v.double().sum()) for k, v in full.items()}}
+with open(os.path.join(sys.argv[2], f"rank{info.rank}.json"), "w") as f:
+    json.dump(out, f)
+"""
+
+
+def test_sharded_loading_holds_half_the_parameters_per_process_and_the_checkpoints_values(micro_dir, tmp_path):
+    from mgrd.model import load_pretrained
+
+    script = tmp_path / "load.py"
+    script.write_text(SHARDED_LOAD)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           str(script), str(micro_dir), str(tmp_path)], capture_output=True, text=True, timeout=600,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    whole = load_pretrained(micro_dir)
+    total = sum(p.numel() for p in whole.parameters())
+    head = whole.lm_head.weight.numel()
+    assert ranks[0]["actor_local"] + ranks[1]["actor_local"] == total
+    for r in ranks:
+        assert r["actor_local"] <= total / 2 + 4096       # a shard each (uneven rows at most), never the whole
+        assert r["critic_local"] <= (total - head + 65) / 2 + 4096
+        assert not any("lm_head" in k for k in r["critic_keys"]) and "value_head.weight" in r["critic_keys"]
+    assert ranks[0]["critic_local"] + ranks[1]["critic_local"] == total - head + whole.text_config.hidden_size + 1
+    for k, v in whole.state_dict().items():       # the gathered shards are the checkpoint's tensors
+        assert ranks[0]["sums"][k] == pytest.approx(float(v.double().sum()), rel=1e-9, abs=1e-9), k

@@ -1,0 +1,66 @@
+"""Every shipped recipe builds a valid trainer config for each of its training stages; lengths are checked at load."""
+
+import dataclasses
+
+import pytest
+
+from mgrd.pipeline.recipe import SHIPPED, load_recipe
+from mgrd.pipeline.trainer_configs import stage_configs
+from mgrd.training.config import DPOConfig, PPOConfig, SFTConfig
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_stage_of_every_shipped_recipe_builds_a_valid_trainer_config(name):
+    recipe = load_recipe(name)
+    configs = stage_configs(recipe)
+    it = recipe.iterations
+    expected = {"cold_start", "text_rl", "cognition"} | ({"iterations.sft", "iterations.rl"} if it.count else set())
+    assert expected <= set(configs)
+    for cfg in configs.values():
+        with pytest.raises(dataclasses.FrozenInstanceError):   # a built config cannot drift from what was checked
+            cfg.run = None
+    sft, rl, dpo = configs["iterations.sft"] if it.count else None, configs["text_rl"], configs["cognition"]
+    assert isinstance(rl, PPOConfig) and isinstance(dpo, DPOConfig)
+    assert rl.micro_batch_size == recipe.text_rl.micro_batch_size
+    assert rl.rollout_batch_size == recipe.text_rl.rollout_batch_size
+    assert rl.max_length >= recipe.max_prompt_tokens + rl.max_new_tokens
+    if sft is not None:
+        assert isinstance(sft, SFTConfig)
+        assert sft.max_length == it.sft.max_length >= recipe.max_prompt_tokens + it.distill.max_new_tokens
+
+
+def test_paper_recipe_sft_takes_the_distilled_chains_length():
+    configs = stage_configs(load_recipe("step-audio-r1"))
+    assert configs["iterations.sft"].max_length >= 10240        # self-distillation samples up to 10,240 tokens
+    assert configs["text_rl"].max_length >= 10240 + 2048
+    for stage in ("cold_start", "iterations.sft", "text_rl", "iterations.rl", "cognition"):
+        assert configs[stage].micro_batch_size >= 1, stage     # never the whole batch in one forward
+
+
+def test_tiny_recipe_trains_as_before():
+    """The new knobs default to what the trainers did before them: whole-batch forwards, 4,096 tokens, 64 rollouts."""
+    configs = stage_configs(load_recipe("tiny"))
+    for stage in ("text_pretrain", "audio_pretrain", "cold_start", "iterations.sft"):
+        assert (configs[stage].micro_batch_size, configs[stage].max_length) == (0, 4096)
+    for stage in ("text_rl", "iterations.rl"):
+        c = configs[stage]
+        assert (c.micro_batch_size, c.score_batch_size, c.rollout_batch_size) == (0, 0, 64)
+    assert (configs["cognition"].micro_batch_size, configs["cognition"].max_length) == (0, 4096)
+
+
+@pytest.mark.parametrize("override, words", [
+    ("iterations.sft.max_length=1000", ["iterations.sft.max_length=1000", "iterations.distill.max_new_tokens",
+                                        "max_prompt_tokens"]),
+    ("text_rl.max_new_tokens=4000", ["text_rl.max_length=4096", "text_rl.max_new_tokens (4000)"]),
+    ("cognition.max_length=200", ["cognition.max_length=200", "cognition.max_new_tokens"]),
+    ("max_prompt_tokens=0", ["max_prompt_tokens"]),
+    ("text_rl.clip=1.5", ["text_rl", "clip=1.5", "(0, 1)"]),
+    ("text_rl.micro_batch_size=-1", ["text_rl", "micro_batch_size=-1", ">= 0"]),
+    ("cold_start.lr=0", ["cold_start", "lr=0", "> 0"]),
+    ("cognition.beta=0", ["cognition", "beta=0"]),
+    ("iterations.rl.temperature=0", ["iterations.rl", "temperature=0"]),
+])
+def test_bad_trainer_settings_are_refused_at_load_naming_the_keys(override, words):
+    with pytest.raises(ValueError) as e:
+        load_recipe("tiny", [override])
+    assert all(w in str(e.value) for w in words), str(e.value)
