@@ -6,7 +6,6 @@ its first argument is not one of its commands.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -69,12 +68,13 @@ def _templates(path: Path | None) -> dict:
     return data
 
 
-def _backend(model, endpoint, served_model, shape, concurrency, timeout, policy, batch_size, dtype, device):
+def _backend(model, endpoint, served_model, shape, concurrency, timeout, policy, batch_size, dtype, device,
+             api_key=None):
     from mgrd.evaluation import EndpointBackend, NativeBackend
 
     if endpoint is not None:
         return EndpointBackend(endpoint, served_model, shape=shape, concurrency=concurrency, timeout_s=timeout,
-                               retry=policy, api_key=os.environ.get("OPENAI_API_KEY"))
+                               retry=policy, api_key=api_key)
     return NativeBackend.from_checkpoint(model, dtype=dtype, device=device, batch_size=batch_size)
 
 
@@ -96,7 +96,12 @@ def run(
     temperature: Annotated[float, typer.Option()] = 0.7,
     top_p: Annotated[float, typer.Option()] = 1.0,
     repetition_penalty: Annotated[float | None, typer.Option(help="default: the official per-task value")] = None,
+    api_key_env: Annotated[str | None, typer.Option(
+        "--api-key-env", help="variable holding the --endpoint's API key (default MGRD_ENDPOINT_API_KEY; "
+                              "no other variable is read)")] = None,
     judge: Annotated[str | None, typer.Option("--judge", help="judge endpoint base URL")] = None,
+    judge_api_key_env: Annotated[str | None, typer.Option(
+        "--judge-api-key-env", help="variable holding the --judge's API key (default MGRD_JUDGE_API_KEY)")] = None,
     judge_model: Annotated[str, typer.Option("--judge-model", help="judge model name")] = "gpt-4o-mini",
     judge_prompts: Annotated[Path | None, typer.Option("--judge-prompts", help="JSON {task: template}")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="run directory (default results/<time>)")] = None,
@@ -111,6 +116,7 @@ def run(
     from mgrd.evaluation import EvalConfig, Judge, RecordStore, RetryPolicy, run_eval
     from mgrd.evaluation.report import failure_line
     from mgrd.evaluation.sweep import parse_budgets
+    from mgrd.remote.credentials import api_key
     from mgrd.tasks.registry import load_task, task_spec
 
     with user_errors():
@@ -134,11 +140,10 @@ def run(
                             top_p=top_p, repetition_penalty=repetition_penalty, judge_templates=_templates(judge_prompts))
         judge_client = None
         if judge:
-            judge_key = os.environ.get("JUDGE_API_KEY", os.environ.get("OPENAI_API_KEY"))
             judge_client = Judge(judge, judge_model, RecordStore(out / "judge"), concurrency=concurrency,
-                                 retry=policy, api_key=judge_key)
+                                 retry=policy, api_key=api_key("judge", judge_api_key_env))
         backend = _backend(model, endpoint, served_model, request_shape, concurrency, timeout, policy,
-                           batch_size, dtype, device)
+                           batch_size, dtype, device, api_key=api_key("endpoint", api_key_env) if endpoint else None)
         try:
             scores = run_eval(loaded, backend, config, out, judge=judge_client,
                               progress=lambda d, n: console.print(f"\r{d}/{n}", end="") if d % 10 == 0 or d == n else None)
