@@ -1,7 +1,8 @@
-"""Files that are never left half-written: atomic writes and JSONL."""
+"""Files that are never left half-written (atomic writes, JSONL), and paths from data files kept inside their folder."""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import tempfile
@@ -57,3 +58,39 @@ def write_jsonl_atomic(path: str | os.PathLike, records: Iterable[dict]) -> None
         with open(tmp, "w", encoding="utf-8") as f:
             for r in records:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+class OutsideDataError(ValueError):
+    """A path read from a data file leads outside the data folder."""
+
+
+_OUTSIDE_ALLOWED = contextvars.ContextVar("mgrd_outside_data_allowed", default=False)
+
+
+@contextmanager
+def outside_data_allowed(allowed: bool = True) -> Iterator[None]:
+    """Within this block `data_path` accepts paths that leave their data folder (`--allow-outside-data`)."""
+    token = _OUTSIDE_ALLOWED.set(allowed)
+    try:
+        yield
+    finally:
+        _OUTSIDE_ALLOWED.reset(token)
+
+
+def data_path(root: str | os.PathLike, relative: str | os.PathLike, what: str) -> Path:
+    """`relative` (a path written in a data file) joined to `root`, refused when it leads outside `root`.
+
+    Absolute paths, `..` and symbolic links are judged by where they lead: the path is resolved
+    (links followed) and must stay inside the resolved `root`. Inside `outside_data_allowed()` any
+    path is accepted. Raises OutsideDataError naming the file's entry and the folder.
+    """
+    root = Path(root)
+    path = Path(relative)
+    path = path if path.is_absolute() else root / path
+    if _OUTSIDE_ALLOWED.get():
+        return path
+    resolved, folder = path.resolve(), root.resolve()
+    if not resolved.is_relative_to(folder):
+        raise OutsideDataError(f"{what}: the path {str(relative)!r} leads outside the data folder {folder}; paths in "
+                               "data files must stay inside it (pass --allow-outside-data to allow others)")
+    return path

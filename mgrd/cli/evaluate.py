@@ -102,6 +102,8 @@ def run(
     judge: Annotated[str | None, typer.Option("--judge", help="judge endpoint base URL")] = None,
     judge_api_key_env: Annotated[str | None, typer.Option(
         "--judge-api-key-env", help="variable holding the --judge's API key (default MGRD_JUDGE_API_KEY)")] = None,
+    allow_outside_data: Annotated[bool, typer.Option(
+        "--allow-outside-data", help="accept audio paths in benchmark files that lead outside the data folder")] = False,
     judge_model: Annotated[str, typer.Option("--judge-model", help="judge model name")] = "gpt-4o-mini",
     judge_prompts: Annotated[Path | None, typer.Option("--judge-prompts", help="JSON {task: template}")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="run directory (default results/<time>)")] = None,
@@ -116,6 +118,7 @@ def run(
     from mgrd.evaluation import EvalConfig, Judge, RecordStore, RetryPolicy, run_eval
     from mgrd.evaluation.report import failure_line
     from mgrd.evaluation.sweep import parse_budgets
+    from mgrd.io import outside_data_allowed
     from mgrd.remote.credentials import api_key
     from mgrd.tasks.registry import load_task, task_spec
 
@@ -130,7 +133,8 @@ def run(
         loaded = {}
         for name in names:
             try:
-                loaded[name] = load_task(name, dirs[name])
+                with outside_data_allowed(allow_outside_data):
+                    loaded[name] = load_task(name, dirs[name])
             except ModuleNotFoundError as e:
                 raise ValueError(str(e)) from None
         out = out or Path("results") / time.strftime("%Y%m%d-%H%M%S")
