@@ -69,13 +69,14 @@ def _templates(path: Path | None) -> dict:
 
 
 def _backend(model, endpoint, served_model, shape, concurrency, timeout, policy, batch_size, dtype, device,
-             api_key=None):
+             api_key=None, hash_weights=False):
     from mgrd.evaluation import EndpointBackend, NativeBackend
 
     if endpoint is not None:
         return EndpointBackend(endpoint, served_model, shape=shape, concurrency=concurrency, timeout_s=timeout,
                                retry=policy, api_key=api_key)
-    return NativeBackend.from_checkpoint(model, dtype=dtype, device=device, batch_size=batch_size)
+    return NativeBackend.from_checkpoint(model, dtype=dtype, device=device, batch_size=batch_size,
+                                         full_hash=hash_weights)
 
 
 @eval_app.command("run")
@@ -113,6 +114,9 @@ def run(
     batch_size: Annotated[int, typer.Option(help="sequences decoded at once (native)")] = 32,
     dtype: Annotated[str, typer.Option(help="native: float32 or bfloat16")] = "float32",
     device: Annotated[str, typer.Option(help="native: cpu, cuda or auto")] = "auto",
+    hash_weights: Annotated[bool, typer.Option(
+        "--hash-weights", help="native: key the cache on every byte of the weights (default: their headers, "
+                               "sizes and modification times)")] = False,
 ) -> None:
     """Evaluate a checkpoint (--model) or an endpoint (--endpoint) on TASKS."""
     from mgrd.evaluation import EvalConfig, Judge, RecordStore, RetryPolicy, run_eval
@@ -147,7 +151,8 @@ def run(
             judge_client = Judge(judge, judge_model, RecordStore(out / "judge"), concurrency=concurrency,
                                  retry=policy, api_key=api_key("judge", judge_api_key_env))
         backend = _backend(model, endpoint, served_model, request_shape, concurrency, timeout, policy,
-                           batch_size, dtype, device, api_key=api_key("endpoint", api_key_env) if endpoint else None)
+                           batch_size, dtype, device, api_key=api_key("endpoint", api_key_env) if endpoint else None,
+                           hash_weights=hash_weights)
         try:
             scores = run_eval(loaded, backend, config, out, judge=judge_client,
                               progress=lambda d, n: console.print(f"\r{d}/{n}", end="") if d % 10 == 0 or d == n else None)
