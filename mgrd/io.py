@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -30,6 +31,24 @@ def atomic_path(path: str | os.PathLike):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_ATOMIC_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")   # what atomic_path's mkstemp names look like
+
+
+def remove_stale_temporaries(directory: str | os.PathLike) -> list[str]:
+    """Remove the temporary files `atomic_path` left in `directory` when a writer was killed; their names.
+
+    Call it only where the caller is the directory's one writer (an export into its own folder).
+    """
+    directory = Path(directory)
+    removed = []
+    if directory.is_dir():
+        for p in directory.iterdir():
+            if p.is_file() and _ATOMIC_TEMPORARY.match(p.name):
+                p.unlink(missing_ok=True)
+                removed.append(p.name)
+    return sorted(removed)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from mgrd.io import atomic_path, write_json_atomic
+from mgrd.io import atomic_path, remove_stale_temporaries, write_json_atomic
 from mgrd.model.audiolm import AudioLM
 from mgrd.model.build import build_model, empty_model, restore_buffers
 from mgrd.model.config import AudioTokenIds, read_config, write_config
@@ -80,10 +80,12 @@ def save_pretrained(model: AudioLM, path: str | os.PathLike, *, tokenizer: Any =
     Weights go to one `model.safetensors`, or to `model-0000i-of-0000n.safetensors` shards plus
     `model.safetensors.index.json` when larger than max_shard_bytes. Also writes config.json
     (nested layout), generation_config.json (eos = generation_eos_ids, default the config's eos
-    ids) and, if given, the tokenizer via its `.save(path)`. Stale weight files are removed.
+    ids) and, if given, the tokenizer via its `.save(path)`. Stale weight files are removed, and so
+    are the temporaries of an earlier save that was killed.
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)   # left by an export that was killed mid-write
     state = model.state_dict()
     shards = _plan_shards(state, max_shard_bytes)
     names = [SINGLE_FILE] if len(shards) == 1 else \
