@@ -30,6 +30,7 @@ MAX_CHANNELS = 8  # 7.1 surround
 # below float32 overflow, so every accepted input has a finite log-mel.
 MAX_PEAK_AMPLITUDE = 65536.0
 READ_BLOCK_FRAMES = 1 << 16  # frames decoded per read: bounds the multichannel working buffer
+UNKNOWN_FRAMES = 2**63 - 1  # libsndfile's frame count for a stream whose length its header does not give
 
 _INT_SCALE = {"int8": 2.0**7, "int16": 2.0**15, "int32": 2.0**31}
 _ACCEPTED_DTYPES = "float16/32/64, int8, int16, int32 or uint8"
@@ -186,14 +187,17 @@ def _decode(
         channels = _checked_channels(f.channels)
         limit = _frame_limit(max_seconds, rate)
         byte_limit = max_decode_bytes // (4 * channels)
-        # Header metadata may only reject: the real count is enforced again while decoding.
-        if f.frames > limit:
+        # Header metadata may only reject: the real count is enforced again while decoding. A
+        # stream of unknown length (FLAC total_samples = 0, as streaming encoders write it) has
+        # no count to check before decoding.
+        known = f.frames < UNKNOWN_FRAMES
+        if known and f.frames > limit:
             raise _duration_error(f.frames, rate, max_seconds)
-        if f.frames > byte_limit:
+        if known and f.frames > byte_limit:
             raise AudioError(
                 f"decoded audio would take {f.frames * channels * 4} bytes; the limit is {max_decode_bytes} bytes"
             )
-        mono = _read_bounded(f, channels, min(limit, byte_limit))
+        mono = _read_bounded(f, channels, min(limit, byte_limit), seekable=known)
     if mono.size > limit:
         raise _duration_error(mono.size, rate, max_seconds)
     if mono.size > byte_limit:
@@ -211,19 +215,22 @@ def _check_codec(f: soundfile.SoundFile, container: Container) -> None:
         raise AudioError(f"{container.name} audio encoded as {f.subtype} is not accepted; accepted: {accepted}")
 
 
-def _read_bounded(f: soundfile.SoundFile, channels: int, cap: int) -> np.ndarray:
+def _read_bounded(f: soundfile.SoundFile, channels: int, cap: int, *, seekable: bool = True) -> np.ndarray:
     """Decode block by block, averaging channels as it goes; stops after `cap` + 1 frames.
 
     Returns float32 [n], n <= cap + 1; reading one frame past the cap is how a too-long stream
     is told apart from one that ends exactly at the limit. Only an empty read ends the stream:
-    a short one may just be a codec's packet boundary.
+    a short one may just be a codec's packet boundary. `seekable=False` (a stream of unknown
+    length) reads through libsndfile directly: soundfile's `read` seeks after every block, which
+    libsndfile refuses on such a stream.
     """
     block = np.empty((min(READ_BLOCK_FRAMES, cap + 1), channels), dtype=np.float32)
     pieces: list[np.ndarray] = []
     total = 0
     while total <= cap:
         want = min(len(block), cap + 1 - total)
-        got = f.read(want, dtype="float32", always_2d=True, out=block[:want])
+        got = f.read(want, dtype="float32", always_2d=True, out=block[:want]) if seekable \
+            else _read_unseekable(f, block[:want])
         if len(got) == 0:
             break
         _check_samples(got)
@@ -232,6 +239,15 @@ def _read_bounded(f: soundfile.SoundFile, channels: int, cap: int) -> np.ndarray
     if not pieces:
         return np.zeros(0, dtype=np.float32)
     return np.concatenate(pieces)
+
+
+def _read_unseekable(f: soundfile.SoundFile, out: np.ndarray) -> np.ndarray:
+    """Up to len(out) frames into `out` [n, channels] float32 (C order), with no seek; the frames read."""
+    ptr = soundfile._ffi.cast("float*", out.ctypes.data)
+    n = soundfile._snd.sf_readf_float(f._file, ptr, len(out))
+    if n < 0:
+        raise AudioError("audio file could not be decoded (read error)")
+    return out[:n]
 
 
 def _mix_down(frames: np.ndarray) -> np.ndarray:

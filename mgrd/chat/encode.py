@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mgrd.chat.plain import encode_escaped, escape_specials
 from mgrd.chat.special import AUDIO_PATCH, EOT, NO_THINK_PREFILL, THINK_CLOSE, THINK_OPEN
 from mgrd.chat.template import Segment, render_content, render_segments
 from mgrd.chat.tokenizer import Tokenizer
@@ -57,15 +58,21 @@ def encode(messages: Sequence[Mapping[str, Any]], audio_token_counts: Sequence[i
 
 def encode_prompt(messages: Sequence[Mapping[str, Any]], audio_token_counts: Sequence[int], tokenizer: Tokenizer, *,
                   tools: Any = None, add_generation_prompt: bool = True,
-                  continue_final_message: bool = False) -> EncodedConversation:
+                  continue_final_message: bool = False, text_special_tokens: bool = True) -> EncodedConversation:
     """Inference ids of the prompt `render` builds (loss mask all zeros).
 
-    The whole prompt is tokenized as one text, as the official server does.
+    The whole prompt is tokenized as one text, as the official server does. With
+    `text_special_tokens=False` (untrusted input), special-token strings inside the messages'
+    text and the tools are encoded as the plain text they spell, so a message cannot forge a turn
+    boundary; the template's own tokens stay control tokens.
     """
+    if not text_special_tokens:
+        messages = escape_specials(list(messages), tokenizer.special_strings)
+        tools = escape_specials(tools, tokenizer.special_strings)
     segments = render_segments(messages, tools=tools, add_generation_prompt=add_generation_prompt,
                                continue_final_message=continue_final_message)
     whole = Segment("".join(s.text for s in segments), False, tuple(a for s in segments for a in s.audio_parts))
-    return _encode_groups([whole], audio_token_counts, tokenizer)
+    return _encode_groups([whole], audio_token_counts, tokenizer, escaped=not text_special_tokens)
 
 
 def _completion_target(message: Mapping[str, Any], index: int) -> str:
@@ -90,8 +97,8 @@ def _completion_target(message: Mapping[str, Any], index: int) -> str:
     return (text if THINK_CLOSE in text else NO_THINK_PREFILL + text) + EOT
 
 
-def _encode_groups(groups: list[Segment], audio_token_counts: Sequence[int],
-                   tokenizer: Tokenizer) -> EncodedConversation:
+def _encode_groups(groups: list[Segment], audio_token_counts: Sequence[int], tokenizer: Tokenizer, *,
+                   escaped: bool = False) -> EncodedConversation:
     audio_parts = [a for g in groups for a in g.audio_parts]
     counts = list(audio_token_counts)
     if len(counts) != len(audio_parts):
@@ -111,7 +118,7 @@ def _encode_groups(groups: list[Segment], audio_token_counts: Sequence[int],
                 ids += [sp.audio_start] + [sp.audio_patch] * counts[k] + [sp.audio_end]
                 mask += [0] * (counts[k] + 2)
                 k += 1
-            piece_ids = tokenizer.encode(piece)
+            piece_ids = encode_escaped(piece, tokenizer) if escaped else tokenizer.encode(piece)
             ids += piece_ids
             mask += [int(group.trainable)] * len(piece_ids)
     return EncodedConversation(input_ids=ids, loss_mask=mask, audio_parts=audio_parts)

@@ -19,6 +19,7 @@ from mgrd.io import write_json_atomic, write_text_atomic
 # digits, punctuation runs, newlines, other whitespace.
 QWEN2_SPLIT_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
                        r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+GIL_FREE_CHARS = 4096   # texts this long are encoded with the GIL released (shorter ones take microseconds)
 DEFAULT_MODEL_MAX_LENGTH = 65536  # max_position_embeddings of Step-Audio-R1 / R1.1
 
 _SPECIAL_FIELDS = {"bot": BOT, "eot": EOT, "endoftext": ENDOFTEXT, "audio_start": AUDIO_START,
@@ -34,8 +35,12 @@ class Tokenizer:
 
     def __init__(self, backend: tokenizers.Tokenizer, *, model_max_length: int = DEFAULT_MODEL_MAX_LENGTH):
         self.backend = backend
+        self._plain: tokenizers.Tokenizer | None = None   # the same tokenizer, special tokens as text
         self.model_max_length = int(model_max_length)
         self.special = _special_ids(backend)
+        # Every special added token's text, longest first (the control tokens a text can spell).
+        self.special_strings = tuple(sorted({t.content for t in backend.get_added_tokens_decoder().values()
+                                             if t.special}, key=lambda c: (-len(c), c)))
         self.vocab_size = max(backend.get_vocab(with_added_tokens=True).values()) + 1
 
     @classmethod
@@ -58,11 +63,27 @@ class Tokenizer:
         max_len = config.get("model_max_length")
         return cls(backend, model_max_length=max_len if isinstance(max_len, int) else DEFAULT_MODEL_MAX_LENGTH)
 
-    def encode(self, text: str) -> list[int]:
-        """Token ids of `text`; special-token strings inside it become their ids. No BOS is added."""
+    def encode(self, text: str, *, special_tokens: bool = True) -> list[int]:
+        """Token ids of `text`. No BOS is added.
+
+        With `special_tokens` (the default) special-token strings inside `text` become their ids;
+        without, they are encoded as the plain text they spell (for untrusted text). The GIL is
+        released while encoding a long text, so that it does not stall the other threads.
+        """
         if not isinstance(text, str):
             raise TypeError(f"encode takes a str, got {type(text).__name__}")
-        return self.backend.encode(text, add_special_tokens=False).ids
+        backend = self.backend if special_tokens else self._plain_backend()
+        if len(text) < GIL_FREE_CHARS:
+            return backend.encode(text, add_special_tokens=False).ids
+        # encode_batch gives the same ids as encode but runs without the GIL.
+        return backend.encode_batch([text], add_special_tokens=False)[0].ids
+
+    def _plain_backend(self) -> tokenizers.Tokenizer:
+        if self._plain is None:
+            plain = tokenizers.Tokenizer.from_str(self.backend.to_str())
+            plain.encode_special_tokens = True
+            self._plain = plain
+        return self._plain
 
     def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = False) -> str:
         """The text of `ids`; special tokens are written out unless `skip_special_tokens`."""

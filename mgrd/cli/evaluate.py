@@ -6,7 +6,6 @@ its first argument is not one of its commands.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -70,14 +69,14 @@ def _templates(path: Path | None) -> dict:
 
 
 def _backend(model, endpoint, served_model, shape, concurrency, timeout, policy, batch_size, dtype, device,
-             quantize=None, device_map=None):
+             quantize=None, device_map=None, api_key=None, hash_weights=False):
     from mgrd.evaluation import EndpointBackend, NativeBackend
 
     if endpoint is not None:
         return EndpointBackend(endpoint, served_model, shape=shape, concurrency=concurrency, timeout_s=timeout,
-                               retry=policy, api_key=os.environ.get("OPENAI_API_KEY"))
+                               retry=policy, api_key=api_key)
     return NativeBackend.from_checkpoint(model, dtype=dtype, device=device, batch_size=batch_size,
-                                         quantize=quantize, device_map=device_map)
+                                         quantize=quantize, device_map=device_map, full_hash=hash_weights)
 
 
 @eval_app.command("run")
@@ -98,7 +97,14 @@ def run(
     temperature: Annotated[float, typer.Option()] = 0.7,
     top_p: Annotated[float, typer.Option()] = 1.0,
     repetition_penalty: Annotated[float | None, typer.Option(help="default: the official per-task value")] = None,
+    api_key_env: Annotated[str | None, typer.Option(
+        "--api-key-env", help="variable holding the --endpoint's API key (default MGRD_ENDPOINT_API_KEY; "
+                              "no other variable is read)")] = None,
     judge: Annotated[str | None, typer.Option("--judge", help="judge endpoint base URL")] = None,
+    judge_api_key_env: Annotated[str | None, typer.Option(
+        "--judge-api-key-env", help="variable holding the --judge's API key (default MGRD_JUDGE_API_KEY)")] = None,
+    allow_outside_data: Annotated[bool, typer.Option(
+        "--allow-outside-data", help="accept audio paths in benchmark files that lead outside the data folder")] = False,
     judge_model: Annotated[str, typer.Option("--judge-model", help="judge model name")] = "gpt-4o-mini",
     judge_prompts: Annotated[Path | None, typer.Option("--judge-prompts", help="JSON {task: template}")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="run directory (default results/<time>)")] = None,
@@ -112,12 +118,17 @@ def run(
                                                       "quantize extra")] = None,
     device_map: Annotated[str | None, typer.Option(help="native: auto (split layers over all GPUs by free memory) or "
                                                         "cuda:0=32,cuda:1=32")] = None,
+    hash_weights: Annotated[bool, typer.Option(
+        "--hash-weights", help="native: key the cache on every byte of the weights (default: their headers, "
+                               "sizes and modification times)")] = False,
 ) -> None:
     """Evaluate a checkpoint (--model) or an endpoint (--endpoint) on TASKS."""
     from mgrd.evaluation import EvalConfig, Judge, RecordStore, RetryPolicy, run_eval
     from mgrd.evaluation.report import failure_line
     from mgrd.evaluation.sweep import parse_budgets
     from mgrd.progress import progress_hook
+    from mgrd.io import outside_data_allowed
+    from mgrd.remote.credentials import api_key
     from mgrd.tasks.registry import load_task, task_spec
 
     with user_errors():
@@ -131,7 +142,8 @@ def run(
         loaded = {}
         for name in names:
             try:
-                loaded[name] = load_task(name, dirs[name])
+                with outside_data_allowed(allow_outside_data):
+                    loaded[name] = load_task(name, dirs[name])
             except ModuleNotFoundError as e:
                 raise ValueError(str(e)) from None
             task = loaded[name]
@@ -144,11 +156,12 @@ def run(
                             top_p=top_p, repetition_penalty=repetition_penalty, judge_templates=_templates(judge_prompts))
         judge_client = None
         if judge:
-            judge_key = os.environ.get("JUDGE_API_KEY", os.environ.get("OPENAI_API_KEY"))
             judge_client = Judge(judge, judge_model, RecordStore(out / "judge"), concurrency=concurrency,
-                                 retry=policy, api_key=judge_key)
+                                 retry=policy, api_key=api_key("judge", judge_api_key_env))
         backend = _backend(model, endpoint, served_model, request_shape, concurrency, timeout, policy,
-                           batch_size, dtype, device, quantize, device_map)
+                           batch_size, dtype, device, quantize, device_map,
+                           api_key=api_key("endpoint", api_key_env) if endpoint else None,
+                           hash_weights=hash_weights)
         try:
             scores = run_eval(loaded, backend, config, out, judge=judge_client,
                               progress=progress_hook(f"eval {','.join(names)}", unit="requests", console=_err))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -42,14 +41,11 @@ def init_tiny(
 
 
 def _tensor_shapes(model_dir: Path) -> dict[str, tuple[int, ...]]:
-    from safetensors import safe_open
+    from mgrd.model.checkpoint import open_safetensors, weight_files
 
-    index = model_dir / "model.safetensors.index.json"
-    files = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.exists() \
-        else ["model.safetensors"]
     shapes = {}
-    for name in files:
-        with safe_open(str(model_dir / name), framework="pt") as f:
+    for file in sorted(set(weight_files(model_dir).values())):
+        with open_safetensors(file) as f:
             for key in f.keys():
                 shapes[key] = tuple(f.get_slice(key).get_shape())
     return shapes

@@ -21,13 +21,15 @@ def _say(message: str) -> None:
     _err.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
-def _run(recipe_source: str, overrides: list[str], run_dir: Path | None, *, quickstart: bool) -> None:
+def _run(recipe_source: str, overrides: list[str], run_dir: Path | None, *, quickstart: bool,
+         allow_outside_data: bool = False) -> None:
+    from mgrd.io import outside_data_allowed
     from mgrd.pipeline import load_recipe
     from mgrd.pipeline.pipeline import run_pipeline
     from mgrd.pipeline.report import write_report
     from mgrd.pipeline.runner import StageInterrupted
 
-    with user_errors():
+    with user_errors(), outside_data_allowed(allow_outside_data):
         recipe = load_recipe(recipe_source, overrides)
         run_dir = run_dir or Path("runs") / ("quickstart" if quickstart else recipe.name)
         _say(f"recipe {recipe.name} -> {run_dir} (rerun the same command to resume after an interruption)")
@@ -91,9 +93,11 @@ def train(
     recipe: Annotated[str, typer.Argument(help="recipe YAML (e.g. recipes/tiny.yaml) or a shipped name")],
     overrides: OverridesArg = None,
     run_dir: Annotated[Path | None, typer.Option("--run-dir", help="run directory (default runs/<name>)")] = None,
+    allow_outside_data: Annotated[bool, typer.Option(
+        "--allow-outside-data", help="accept audio paths in record files that lead outside the file's folder")] = False,
 ) -> None:
     """Run a recipe's whole pipeline; rerunning the same command resumes it."""
-    _run(recipe, overrides or [], run_dir, quickstart=False)
+    _run(recipe, overrides or [], run_dir, quickstart=False, allow_outside_data=allow_outside_data)
 
 
 def report(run_dir: Annotated[Path, typer.Argument(help="run directory with summary.json")]) -> None:

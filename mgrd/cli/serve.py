@@ -22,6 +22,14 @@ def serve(
     max_audio_mb: Annotated[float, typer.Option(help="largest encoded audio part, in MiB")] = 25.0,
     max_request_mb: Annotated[float, typer.Option(help="largest request body, in MiB")] = 64.0,
     max_model_len: Annotated[int | None, typer.Option(help="prompt + completion tokens (default: the model's)")] = None,
+    max_text_chars: Annotated[int | None, typer.Option(
+        help="characters of text per request, refused before tokenizing (default: 8 x the context length)")] = None,
+    allow_special_tokens: Annotated[bool, typer.Option(
+        "--allow-special-tokens", help="special-token strings in request text act as control tokens "
+                                       "(default: encoded as plain text, so clients cannot forge turns)")] = False,
+    header_timeout: Annotated[float, typer.Option(help="seconds a connection gets to send a request's headers")] = 10.0,
+    body_timeout: Annotated[float, typer.Option(help="seconds a request body gets to arrive")] = 60.0,
+    keep_alive_timeout: Annotated[float, typer.Option(help="seconds an idle keep-alive connection stays open")] = 5.0,
     drain_timeout: Annotated[float, typer.Option(help="seconds in-flight requests get after SIGTERM")] = 30.0,
     served_model_name: Annotated[str | None, typer.Option(help="the name clients send as 'model' "
                                                                 "(default: the directory name)")] = None,
@@ -52,7 +60,9 @@ def serve(
             max_batch=max_batch, max_queue=max_queue, max_audio_seconds=max_audio_seconds,
             max_audio_bytes=int(max_audio_mb * mib), max_request_bytes=int(max_request_mb * mib),
             max_model_len=max_model_len, drain_timeout_s=drain_timeout, kv_cache_gb=kv_cache_gb,
-            default_max_tokens=default_max_tokens)
+            default_max_tokens=default_max_tokens, max_text_chars=max_text_chars,
+            allow_special_tokens=allow_special_tokens, header_timeout_s=header_timeout, body_timeout_s=body_timeout,
+            keep_alive_timeout_s=keep_alive_timeout)
         if not 0 < port < 65536:
             raise ValueError(f"--port {port} is not a TCP port; accepted: 1..65535")
         if not (model / "config.json").exists():

@@ -42,12 +42,15 @@ def sft(config: ConfigArg, overrides: OverridesArg = None) -> None:
     _finish(result)
 
 
-def ppo(config: ConfigArg, overrides: OverridesArg = None) -> None:
+def ppo(config: ConfigArg, overrides: OverridesArg = None,
+        allow_custom_grader: Annotated[bool, typer.Option(
+            "--allow-custom-grader", help="let the config's grader import a module outside mgrd (runs its code)")]
+        = False) -> None:
     """PPO with a critic on verifiable rewards (text, audio or modality reward)."""
     from mgrd.training.config import PPOConfig, load_config
-    from mgrd.training.ppo import train_ppo
+    from mgrd.training.ppo import custom_graders_allowed, train_ppo
 
-    with user_errors():
+    with user_errors(), custom_graders_allowed(allow_custom_grader):
         result = train_ppo(load_config(PPOConfig, config, overrides or []))
     _finish(result)
 

@@ -42,6 +42,7 @@ class FakeEndpoint:
     def __init__(self, handler: Callable[[dict, int], FakeReply], *, max_delay_s: float = 30.0) -> None:
         self.handler, self.max_delay_s = handler, max_delay_s
         self.bodies: list[dict] = []
+        self.authorizations: list[str | None] = []   # the Authorization header of each request
         self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -70,6 +71,7 @@ class FakeEndpoint:
                     body = {}
                 with fake._lock:
                     fake.bodies.append(body)
+                    fake.authorizations.append(self.headers.get("authorization"))
                     n = len(fake.bodies)
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)

@@ -11,12 +11,13 @@ from mgrd.remote.store import stable_hash
 _FILE_HASHES: dict[tuple[str, int, int], str] = {}
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes; remembered per (path, size, mtime) for the life of the process."""
+def file_sha256(path: str | os.PathLike, *, remember: bool = True) -> str:
+    """sha256 of a file's bytes; remembered per (path, size, mtime) for the life of the process
+    (`remember=False`: always read again)."""
     path = Path(path)
     stat = path.stat()
     memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if memo not in _FILE_HASHES:
+    if memo not in _FILE_HASHES or not remember:
         digest = hashlib.sha256()
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 23), b""):
@@ -25,15 +26,41 @@ def file_sha256(path: str | os.PathLike) -> str:
     return _FILE_HASHES[memo]
 
 
-def checkpoint_identity(model_dir: str | os.PathLike) -> dict:
-    """{"kind": "checkpoint", "name", "sha256"}: the hash covers every file of the directory (config,
-    weights, tokenizer), so any change to what is loaded changes the identity."""
+# The small files a checkpoint load reads besides the weights (config, index, tokenizer).
+LOADED_METADATA = ("config.json", "generation_config.json", "model.safetensors.index.json", "tokenizer.json",
+                   "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json",
+                   "merges.txt")
+
+
+def safetensors_fingerprint(path: str | os.PathLike) -> str:
+    """sha256 of a safetensors file's header (tensor names, dtypes, shapes, offsets) with its size and
+    modification time: cheap (a few KiB read), and any rewrite of the file changes it."""
+    path = Path(path)
+    stat = path.stat()
+    with open(path, "rb") as f:
+        prefix = f.read(8)
+        size = int.from_bytes(prefix, "little") if len(prefix) == 8 else 0
+        header = f.read(min(size, 100 * 1024 * 1024))
+    return stable_hash({"header": hashlib.sha256(prefix + header).hexdigest(), "size": stat.st_size,
+                        "mtime_ns": stat.st_mtime_ns})
+
+
+def checkpoint_identity(model_dir: str | os.PathLike, *, full_hash: bool = False) -> dict:
+    """{"kind": "checkpoint", "name", "sha256"}: covers exactly the files a load reads: the config,
+    index and tokenizer files (their bytes), and every weight file the index names (by its safetensors
+    header, size and modification time: no need to read tens of GB at each start; by its bytes with
+    `full_hash`)."""
+    from mgrd.model.checkpoint import weight_files
+
     root = Path(model_dir)
     if not (root / "config.json").is_file():
         raise FileNotFoundError(f"{root} has no config.json; expected a checkpoint directory")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.relative_to(root).parts))
-    entries = [[p.relative_to(root).as_posix(), file_sha256(p)] for p in files]
-    return {"kind": "checkpoint", "name": root.name, "sha256": stable_hash(entries)}
+    entries = [[name, file_sha256(root / name)] for name in LOADED_METADATA if (root / name).is_file()]
+    weigh = (lambda f: file_sha256(f, remember=False)) if full_hash else safetensors_fingerprint
+    for file in sorted(set(weight_files(root).values())):
+        entries.append([file.relative_to(root).as_posix(), weigh(file)])
+    return {"kind": "checkpoint", "name": root.name, "sha256": stable_hash(entries),
+            "weights_hash": "full" if full_hash else "header+size+mtime"}
 
 
 def prompt_hash(messages: list) -> str:

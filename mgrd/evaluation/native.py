@@ -35,9 +35,12 @@ class NativeBackend:
 
     @classmethod
     def from_checkpoint(cls, model_dir: str | Path, *, dtype: str = "float32", device: str = "auto",
-                        batch_size: int = 32, quantize: str | None = None,
-                        device_map: str | None = None) -> "NativeBackend":
-        """The checkpoint in `model_dir` on an engine that decodes `batch_size` sequences at once."""
+                        batch_size: int = 32, quantize: str | None = None, device_map: str | None = None,
+                        full_hash: bool = False) -> "NativeBackend":
+        """The checkpoint in `model_dir` on an engine that decodes `batch_size` sequences at once.
+
+        `full_hash`: the cache identity hashes every byte of the weights (default: their headers,
+        sizes and modification times)."""
         from mgrd.chat import Tokenizer
         from mgrd.inference import Engine
         from mgrd.inference.placement import prepare
@@ -47,7 +50,7 @@ class NativeBackend:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         model_dir = Path(model_dir)
-        identity = checkpoint_identity(model_dir)
+        identity = checkpoint_identity(model_dir, full_hash=full_hash)
         tokenizer = Tokenizer.from_dir(model_dir)
         model = load_pretrained(model_dir, dtype=resolve_dtype(dtype), device=resolve_device(device),
                                 tokenizer_special_ids=tokenizer.special)

@@ -106,9 +106,12 @@ def expand_audio(messages: list[dict], *, limits: AudioLimits = AudioLimits()
 
 def build_prompt(messages: list[dict], tokenizer, *, tools: list | None = None,
                  limits: AudioLimits = AudioLimits(), add_generation_prompt: bool = True,
-                 continue_final_message: bool = False) -> Prompt:
-    """Decode, chunk and featurise the audio of `messages`, render and tokenize the prompt."""
+                 continue_final_message: bool = False, text_special_tokens: bool = True) -> Prompt:
+    """Decode, chunk and featurise the audio of `messages`, render and tokenize the prompt.
+
+    `text_special_tokens=False` encodes special-token strings in the text as plain text (see `encode_prompt`).
+    """
     messages, mels, counts = expand_audio(messages, limits=limits)
     encoded = encode_prompt(messages, counts, tokenizer, tools=tools, add_generation_prompt=add_generation_prompt,
-                            continue_final_message=continue_final_message)
+                            continue_final_message=continue_final_message, text_special_tokens=text_special_tokens)
     return Prompt(tuple(encoded.input_ids), tuple(mels))

@@ -7,12 +7,13 @@ import logging
 import os
 import re
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from mgrd.io import atomic_path, write_json_atomic
+from mgrd.io import atomic_path, remove_stale_temporaries, write_json_atomic
 from mgrd.model.audiolm import AudioLM
 from mgrd.model.build import build_model, empty_model, restore_buffers
 from mgrd.model.config import AudioTokenIds, read_config, write_config
@@ -79,10 +80,12 @@ def save_pretrained(model: AudioLM, path: str | os.PathLike, *, tokenizer: Any =
     Weights go to one `model.safetensors`, or to `model-0000i-of-0000n.safetensors` shards plus
     `model.safetensors.index.json` when larger than max_shard_bytes. Also writes config.json
     (nested layout), generation_config.json (eos = generation_eos_ids, default the config's eos
-    ids) and, if given, the tokenizer via its `.save(path)`. Stale weight files are removed.
+    ids) and, if given, the tokenizer via its `.save(path)`. Stale weight files are removed, and so
+    are the temporaries of an earlier save that was killed.
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)   # left by an export that was killed mid-write
     state = model.state_dict()
     shards = _plan_shards(state, max_shard_bytes)
     names = [SINGLE_FILE] if len(shards) == 1 else \
@@ -118,14 +121,17 @@ def weight_files(path: str | os.PathLike) -> dict[str, Path]:
         weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
         if not isinstance(weight_map, dict) or not weight_map:
             raise ValueError(f"{index} has no 'weight_map' of key -> shard file")
+        for f in sorted(set(weight_map.values())):
+            if not isinstance(f, str) or not f or Path(f).is_absolute() or ".." in Path(f).parts \
+                    or "\\" in f:
+                raise ValueError(f"{index} maps weights to {f!r}, which is not a file name inside {path}; shard "
+                                 "entries must be paths relative to the checkpoint, without '..'")
         absent = sorted({f for f in weight_map.values() if not (path / f).is_file()})
         if absent:
             raise FileNotFoundError(f"{index} lists shard files that are missing from {path}: {absent}")
         return {k: path / f for k, f in weight_map.items()}
     if (path / SINGLE_FILE).is_file():
-        from safetensors import safe_open
-
-        with safe_open(path / SINGLE_FILE, framework="pt") as f:
+        with open_safetensors(path / SINGLE_FILE) as f:
             return {k: path / SINGLE_FILE for k in f.keys()}
     pickles = sorted(p.name for p in path.iterdir() if p.suffix in _PICKLE_SUFFIXES)
     if pickles:
@@ -179,12 +185,22 @@ def _special_ids(obj: Any) -> AudioTokenIds | None:
         raise TypeError("tokenizer_special_ids needs attributes audio_start, audio_end, audio_patch") from None
 
 
-def _check_shapes(by_file: dict[Path, list[str]], expected: dict[str, torch.Tensor]) -> None:
-    from safetensors import safe_open
+@contextmanager
+def open_safetensors(file: Path):
+    """`safe_open(file)`; a corrupt or truncated file is a ValueError naming it, not a SafetensorError."""
+    from safetensors import SafetensorError, safe_open
 
+    try:
+        with safe_open(file, framework="pt") as f:
+            yield f
+    except SafetensorError as e:
+        raise ValueError(f"{file} is not a readable safetensors file (corrupt or truncated?): {e}") from None
+
+
+def _check_shapes(by_file: dict[Path, list[str]], expected: dict[str, torch.Tensor]) -> None:
     wrong = []
     for file, keys in by_file.items():
-        with safe_open(file, framework="pt") as f:
+        with open_safetensors(file) as f:
             present = set(f.keys())
             lost = [k for k in keys if k not in present]
             if lost:
@@ -200,11 +216,9 @@ def _check_shapes(by_file: dict[Path, list[str]], expected: dict[str, torch.Tens
 
 def _load_files(model: AudioLM, by_file: dict[Path, list[str]], *, dtype: torch.dtype,
                 device: str | torch.device, assign: bool) -> None:
-    from safetensors import safe_open
-
     for file, keys in by_file.items():
         part = {}
-        with safe_open(file, framework="pt") as f:
+        with open_safetensors(file) as f:
             for k in keys:
                 t = f.get_tensor(k)
                 part[k] = t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype)

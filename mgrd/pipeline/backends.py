@@ -10,6 +10,7 @@ from mgrd.evaluation import EndpointBackend, NativeBackend
 from mgrd.evaluation.replicas import Replicas
 from mgrd.inference.backend import Backend
 from mgrd.pipeline.recipe import EndpointSpec
+from mgrd.remote import credentials
 
 
 class EndpointMismatch(ValueError):
@@ -22,11 +23,10 @@ def stage_backend(model_dir: str | os.PathLike, endpoint: EndpointSpec | None, *
     per URL). `key` names the recipe section in errors."""
     if endpoint is None:
         return NativeBackend.from_checkpoint(model_dir, batch_size=batch_size)
-    api_key = None
-    if endpoint.api_key_env:
-        api_key = os.environ.get(endpoint.api_key_env)
-        if not api_key:
-            raise ValueError(f"{key}.api_key_env names {endpoint.api_key_env}, which is not set in the environment")
+    try:
+        api_key = credentials.api_key("endpoint", endpoint.api_key_env)
+    except ValueError as e:
+        raise ValueError(f"{key}.api_key_env: {e}") from None
     backends = []
     for url in endpoint.urls:
         served = served_model(url, model_dir, endpoint, api_key=api_key, key=key)

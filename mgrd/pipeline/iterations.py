@@ -39,7 +39,16 @@ def _judges(spec):
     from mgrd.training.cognition import endpoint_judge
     from mgrd.training.distill import endpoint_logic_judge
 
-    return endpoint_logic_judge(spec.judge_url, spec.judge_model), endpoint_judge(spec.judge_url, spec.judge_model)
+    key = _judge_key()
+    return (endpoint_logic_judge(spec.judge_url, spec.judge_model, api_key=key),
+            endpoint_judge(spec.judge_url, spec.judge_model, api_key=key))
+
+
+def _judge_key() -> str:
+    # Only the judge's own variable: a recipe's judge URL never receives another endpoint's key.
+    from mgrd.remote.credentials import api_key
+
+    return api_key("judge") or "EMPTY"
 
 
 def _grounding_judge(spec):
@@ -48,7 +57,7 @@ def _grounding_judge(spec):
         return None
     from mgrd.training.cognition import yes_no_endpoint
 
-    ask = yes_no_endpoint(spec.judge_url, spec.judge_model)
+    ask = yes_no_endpoint(spec.judge_url, spec.judge_model, api_key=_judge_key())
 
     def judge(question: str, reasoning: str) -> bool | None:
         return ask("Here is a question about an audio clip and a step-by-step reasoning about it.\n"

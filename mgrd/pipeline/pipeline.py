@@ -69,11 +69,24 @@ def _stages(ctx: S.Context) -> StageResult:
 
 
 def _publish_final(stage: StageResult, out: Path) -> None:
-    """Copy the final model to RUN/final (replaced atomically: copy beside, then rename)."""
-    source = Path(S.model_of(stage))
-    tmp = out.with_name(out.name + ".tmp")
+    """Copy the final model to RUN/final."""
+    publish_dir(Path(S.model_of(stage)), out)
+
+
+def publish_dir(source: Path, out: Path) -> None:
+    """Replace the directory `out` with a copy of `source`.
+
+    Not atomic (a directory cannot be swapped in one rename): the copy is made beside `out`
+    (`out.tmp`), then the old `out` is renamed away (`out.old`), the copy renamed into place and
+    the old one removed. `out` never holds a partial copy; a reader may find no `out` in the
+    instant between the two renames, and a kill there leaves it absent until the next run, which
+    publishes again. Leftovers of a killed publish are removed first.
+    """
+    tmp, old = out.with_name(out.name + ".tmp"), out.with_name(out.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(source, tmp)
+    shutil.rmtree(old, ignore_errors=True)
     if out.exists():
-        shutil.rmtree(out)
+        os.replace(out, old)
     os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)

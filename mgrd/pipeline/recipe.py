@@ -109,8 +109,9 @@ class EndpointSpec:
 
     The server must serve the stage's input model: the stage reads `/v1/models` and refuses a server
     whose model `root` is another directory (`check_model: false` when the server's paths are not
-    this machine's). `model` is the served name (default: the one the server lists); `api_key_env`
-    names the environment variable holding the server's key (none is sent otherwise).
+    this machine's). `model` is the served name (default: the one the server lists); the servers'
+    key comes from `MGRD_ENDPOINT_API_KEY`, or from the variable `api_key_env` names (none is sent
+    otherwise: mgrd.remote.credentials).
     """
 
     urls: list[str] = field(default_factory=list)

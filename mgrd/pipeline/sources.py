@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mgrd.data.records import ANSWER_TYPES, REASONING_STYLES, Record, answer_text, assistant_text, build_messages
+from mgrd.io import data_path
 
 ACCEPTED_ANSWER_TYPES = ", ".join(ANSWER_TYPES)
 
@@ -92,7 +93,7 @@ def _audio(value: Any, root: Path, where: str) -> list[str]:
         raise _field_error(where, "audio", "must be a list of paths (relative to the JSONL file)")
     out = []
     for a in value:
-        p = (root / a).resolve()
+        p = data_path(root, a, f"{where}: field 'audio'").resolve()
         if not p.is_file():
             raise _field_error(where, "audio", f"{a} does not exist (looked for {p})")
         out.append(str(p))

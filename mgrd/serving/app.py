@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ from mgrd.serving.prompt import build_request_prompt
 from mgrd.serving.responses import (Choices, chunk_object, completion_id, completion_object, event_delta, now,
                                     sse)
 from mgrd.serving.schema import ChatRequest, parse_chat_request
-from mgrd.serving.settings import ServerSettings
+from mgrd.serving.settings import TEXT_CHARS_PER_TOKEN, ServerSettings
 from mgrd.serving.worker import BatchWorker, Done, Failed, Job, QueueFull
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class ServingState:
     max_model_len: int
     max_mel_frames: int | None
     created: int
+    max_text_chars: int
     draining: bool = False
     preparing: int = 0
 
@@ -61,7 +63,8 @@ def create_app(engine, settings: ServerSettings = ServerSettings()) -> FastAPI:
     state = ServingState(engine, settings, BatchWorker(engine, max_batch=settings.max_batch,
                                                        max_queue=settings.max_queue, kv_cache_tokens=kv_tokens),
                          ThreadPoolExecutor(settings.prepare_threads, thread_name_prefix="mgrd-prepare"),
-                         max_len, 2 * encoder.n_audio_ctx if encoder is not None else None, now())
+                         max_len, 2 * encoder.n_audio_ctx if encoder is not None else None, now(),
+                         settings.max_text_chars or TEXT_CHARS_PER_TOKEN * max_len)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -74,7 +77,7 @@ def create_app(engine, settings: ServerSettings = ServerSettings()) -> FastAPI:
 
     app = FastAPI(title="mgrd", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.serving = state
-    app.add_middleware(Gate, api_key=settings.api_key, state=state)
+    app.add_middleware(Gate, api_key=settings.api_key, state=state, max_headers=settings.max_headers)
     _add_error_handlers(app)
 
     @app.get("/health")
@@ -93,8 +96,10 @@ def create_app(engine, settings: ServerSettings = ServerSettings()) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
-        body = await _read_json(request, settings.max_request_bytes)
-        chat = parse_chat_request(map_official_ids(body, engine.tokenizer), settings, _vocab_size(engine))
+        body = await _read_json(request, settings.max_request_bytes, settings.body_timeout_s)
+        chat = parse_chat_request(map_official_ids(body, engine.tokenizer), settings, _vocab_size(engine),
+                                  max_text_chars=state.max_text_chars)
+        del body
         job, prompt_tokens = await _admit(state, chat)
         cid, created = completion_id(), now()
         if chat.stream:
@@ -163,8 +168,9 @@ def _prepare(state: ServingState, chat: ChatRequest):
     return build_request_prompt(chat, state.engine.tokenizer, state.settings, max_mel_frames=state.max_mel_frames)
 
 
-async def _read_json(request: Request, cap: int):
-    """The JSON body, refused with 413 as soon as it passes `cap` bytes (before any parsing)."""
+async def _read_json(request: Request, cap: int, timeout_s: float):
+    """The JSON body, refused with 413 as soon as it passes `cap` bytes (before any parsing), and with
+    408 when it has not all arrived within `timeout_s` seconds (a slow client holds no slot for ever)."""
     declared = request.headers.get("content-length")
     too_big = APIError(413, f"the request body is larger than the limit of {cap} bytes")
     if declared is not None:
@@ -173,20 +179,51 @@ async def _read_json(request: Request, cap: int):
         if int(declared) > cap:
             raise too_big
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise too_big
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > cap:
+                    raise too_big
+                chunks.append(chunk)
+    except TimeoutError:
+        raise APIError(408, f"the request body did not arrive within {timeout_s:g} s",
+                       headers={"Connection": "close"}) from None
     data = b"".join(chunks)
     del chunks
     if not data:
         raise APIError(400, "the request body is empty; send a JSON object")
     try:
-        return json.loads(data, parse_constant=_no_constant)
+        body = json.loads(data, parse_constant=_no_constant)
     except (ValueError, RecursionError) as e:
         detail = e.msg if isinstance(e, json.JSONDecodeError) else "it is not UTF-8 JSON or nests too deeply"
         raise APIError(400, f"the request body is not valid JSON: {detail}") from None
+    # UTF-8 bytes cannot hold a lone surrogate; only a JSON escape such as "\ud800" can make one.
+    if _SURROGATE_ESCAPE.search(data):
+        where = _lone_surrogate(body, "")
+        if where is not None:
+            raise APIError(400, f"{where or 'the body'} holds a lone UTF-16 surrogate escape, which is not valid "
+                                "Unicode; send valid text", param=where or None)
+    return body
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value, where: str) -> str | None:
+    """The path of the first string (or key) in `value` holding a lone surrogate; None if there is none."""
+    if isinstance(value, str):
+        return where if _LONE_SURROGATE.search(value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        path = f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]"
+        if isinstance(key, str) and _lone_surrogate(key, "") is not None:
+            return where or "a key"
+        found = _lone_surrogate(item, path.lstrip("."))
+        if found is not None:
+            return found
+    return None
 
 
 def _no_constant(name: str):

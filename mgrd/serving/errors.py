@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 # Status -> error type, following vLLM's names (the openai SDK maps the status, not the type).
-_TYPES = {400: "BadRequestError", 401: "AuthenticationError", 404: "NotFoundError", 405: "MethodNotAllowed",
+_TYPES = {400: "BadRequestError", 401: "AuthenticationError", 404: "NotFoundError", 405: "MethodNotAllowed", 408: "RequestTimeout",
           413: "RequestTooLarge", 429: "RateLimitError", 500: "InternalServerError",
           503: "ServiceUnavailableError"}
 
@@ -32,7 +32,8 @@ class APIError(Exception):
 
 def sanitize_message(message: str) -> str:
     """`message` with addresses, object reprs and absolute paths masked, cut to one short line."""
-    text = " ".join(str(message).split())
+    # A lone surrogate from a request cannot be written as UTF-8: replaced, never a 500.
+    text = " ".join(str(message).encode("utf-8", "replace").decode("utf-8").split())
     if "Traceback" in text:
         return "the request could not be processed"
     for pattern in _LEAKS:

@@ -1,4 +1,5 @@
-"""The gate in front of every route: the API key (all routes but /health) and refusal while draining."""
+"""The gate in front of every route: the header count, the API key (all routes but /health) and refusal
+while draining."""
 
 from __future__ import annotations
 
@@ -18,16 +19,24 @@ class Gate:
     so that streamed responses and client disconnects pass through untouched.
     """
 
-    def __init__(self, app, *, api_key: str | None, state) -> None:
+    def __init__(self, app, *, api_key: str | None, state, max_headers: int = 100) -> None:
         self.app = app
+        self.max_headers = max_headers
         self.api_key = api_key.encode() if api_key else None
         self.state = state
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or scope.get("path") in OPEN_PATHS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.api_key is not None and not self._authorized(scope):
+        count = len(scope.get("headers", ()))
+        if count > self.max_headers:
+            response = JSONResponse(error_body(400, f"the request has {count} headers; at most {self.max_headers} "
+                                                    "are accepted"), status_code=400, headers={"Connection": "close"})
+        elif scope.get("path") in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        elif self.api_key is not None and not self._authorized(scope):
             response = JSONResponse(error_body(401, "missing or wrong API key; send 'Authorization: Bearer <key>'"),
                                     status_code=401, headers={"WWW-Authenticate": "Bearer"})
         elif getattr(self.state, "draining", False):

@@ -39,7 +39,8 @@ def build_request_prompt(request: ChatRequest, tokenizer, settings: ServerSettin
     try:
         prompt = build_prompt(messages, tokenizer, tools=request.tools, limits=limits,
                               add_generation_prompt=request.add_generation_prompt,
-                              continue_final_message=request.continue_final_message)
+                              continue_final_message=request.continue_final_message,
+                              text_special_tokens=settings.allow_special_tokens)
     except (AudioError, ValueError, TypeError) as e:
         raise APIError(400, str(e), param="messages") from None
     if max_mel_frames is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -59,13 +60,19 @@ class ChatRequest:
         return SamplingParams(max_tokens=self.max_tokens or room, **self.sampling)
 
 
-def parse_chat_request(body: Any, settings: ServerSettings, vocab_size: int) -> ChatRequest:
-    """Check a decoded JSON body; raises APIError (400, or 404 for an unknown model) naming the field."""
+def parse_chat_request(body: Any, settings: ServerSettings, vocab_size: int, *,
+                       max_text_chars: int | None = None) -> ChatRequest:
+    """Check a decoded JSON body; raises APIError (400, or 404 for an unknown model) naming the field.
+
+    `max_text_chars` bounds the characters of all text (messages and tools) before anything is
+    tokenized, so that an over-long text is refused without the cost of tokenizing it.
+    """
     if not isinstance(body, dict):
         raise APIError(400, f"the request body must be a JSON object, got {_json_type(body)}")
     model = body.get("model")
     if model is not None and model != settings.model_name:
-        raise APIError(404, f"The model `{str(model)[:100]}` does not exist; this server serves "
+        shown = repr(model)[:100] if isinstance(model, str) else _json_type(model)
+        raise APIError(404, f"The model {shown} does not exist; this server serves "
                             f"`{settings.model_name}`", param="model")
     messages, audio_parts = _messages(body.get("messages", _MISSING), settings)
     request = ChatRequest(messages=messages, sampling=_sampling(body, settings, vocab_size),
@@ -83,8 +90,24 @@ def parse_chat_request(body: Any, settings: ServerSettings, vocab_size: int) -> 
     request.continue_final_message = _bool(body, "continue_final_message", False)
     _bool(body, "skip_special_tokens", True)  # accepted: stop tokens never reach the text anyway
     request.tools = _tools(body)
+    if max_text_chars is not None:
+        _check_text_length(messages, request.tools, max_text_chars)
     _unsupported(body)
     return request
+
+
+def _check_text_length(messages: list[dict], tools: list | None, limit: int) -> None:
+    total = len(json.dumps(tools, ensure_ascii=False)) if tools else 0
+    for m in messages:
+        content = m["content"]
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, list):
+            total += sum(len(p["text"]) for p in content if p["type"] == "text")
+    if total > limit:
+        raise APIError(400, f"the request's text is {total} characters; at most {limit} are accepted (the "
+                            f"limit follows from this model's context length), send a shorter text",
+                       param="messages")
 
 
 # -- messages ---------------------------------------------------------------------------------------
@@ -162,7 +185,12 @@ def _input_audio(body: Any, at: str) -> dict:
     if not isinstance(data, str) or not data:
         raise APIError(400, f"{at}.input_audio.data must be a non-empty base64 string",
                        param=f"{at}.input_audio.data")
-    payload = data.partition(",")[2] if data.startswith("data:audio/") else data
+    payload = data
+    if data.startswith("data:"):
+        header, sep, payload = data.partition(",")
+        if not sep or not header.startswith("data:audio/") or not header.endswith(";base64"):
+            raise APIError(400, f"{at}.input_audio.data is a data URL but not 'data:audio/<format>;base64,<payload>'; "
+                                "send that form or the base64 payload alone", param=f"{at}.input_audio.data")
     if len(payload) % 4 or not _BASE64.fullmatch(payload):
         raise APIError(400, f"{at}.input_audio.data is not valid base64: use the standard alphabet (A-Z a-z 0-9 + /), "
                             "'=' padding to a multiple of 4 characters and no whitespace",
@@ -178,7 +206,7 @@ def _sampling(body: dict, settings: ServerSettings, vocab_size: int) -> dict[str
     s: dict[str, Any] = {}
     s["temperature"] = _number(body, "temperature", 1.0, 0.0, MAX_TEMPERATURE)
     s["top_p"] = _number(body, "top_p", 1.0, 0.0, 1.0, low_open=True)
-    top_k = _integer(body, "top_k", 0, -1, None)
+    top_k = _integer(body, "top_k", 0, -1, vocab_size)
     s["top_k"] = max(top_k, 0)
     s["repetition_penalty"] = _number(body, "repetition_penalty", 1.0, 0.0, MAX_REPETITION_PENALTY, low_open=True)
     s["n"] = _integer(body, "n", 1, 1, settings.max_n)
@@ -203,7 +231,7 @@ def _thinking_budget(body: dict) -> int | None:
         return None
     if given[0] == "reasoning_effort":
         effort = body["reasoning_effort"]
-        if effort not in REASONING_EFFORT_BUDGETS:
+        if not isinstance(effort, str) or effort not in REASONING_EFFORT_BUDGETS:
             raise APIError(400, f"reasoning_effort {_short(effort)} is not accepted; accepted: "
                                 f"{', '.join(REASONING_EFFORT_BUDGETS)}", param="reasoning_effort")
         return REASONING_EFFORT_BUDGETS[effort]
@@ -228,15 +256,16 @@ def _stop(stop: Any) -> tuple[str, ...]:
 
 
 def _tools(body: dict) -> list | None:
-    tools = body.get("tools")
+    tools, choice = body.get("tools"), body.get("tool_choice")
+    if not isinstance(choice, (str, type(None))) or choice not in (None, "none", "auto"):
+        raise APIError(400, "tool_choice must be 'none' or 'auto' (tool calls are not parsed by this server)",
+                       param="tool_choice")
+    if not tools and choice == "auto":
+        raise APIError(400, "tool_choice 'auto' needs a non-empty 'tools' list", param="tool_choice")
     if tools is None:
         return None
     if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
         raise APIError(400, "tools must be a list of tool schema objects", param="tools")
-    choice = body.get("tool_choice")
-    if choice not in (None, "none", "auto"):
-        raise APIError(400, "tool_choice must be 'none' or 'auto' (tool calls are not parsed by this server)",
-                       param="tool_choice")
     return tools or None
 
 
@@ -262,7 +291,8 @@ def _number(body: dict, name: str, default: float, low: float, high: float, *, l
     value = body.get(name)
     if value is None:
         return default
-    finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    finite = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e300 \
+        and math.isfinite(value)
     if not finite or value > high or value < low or (low_open and value == low):
         span = f"{'(' if low_open else '['}{low:g}, {high:g}]"
         raise APIError(400, f"{name}={_short(value)} is out of range; accepted: a number in {span}", param=name)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import random
 from collections.abc import Mapping
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -26,14 +28,38 @@ from mgrd.training.sft import StepHook, TrainResult
 from mgrd.training.stage import StageRun
 
 
+_CUSTOM_GRADERS = contextvars.ContextVar("mgrd_custom_graders_allowed", default=False)
+
+
+@contextmanager
+def custom_graders_allowed(allowed: bool = True):
+    """Within this block `load_grader` imports graders outside mgrd (`--allow-custom-grader`)."""
+    token = _CUSTOM_GRADERS.set(allowed)
+    try:
+        yield
+    finally:
+        _CUSTOM_GRADERS.reset(token)
+
+
 def load_grader(spec: str) -> Grader:
-    """`reference` (mgrd's default answer matching) or `package.module:function`."""
+    """`reference` (mgrd's default answer matching) or `package.module:function`.
+
+    Importing a module runs its code, and recipes get shared: only mgrd's own modules are
+    imported, unless inside `custom_graders_allowed()`.
+    """
     if spec == "reference":
         return reference_grader
     module, sep, name = spec.partition(":")
-    if not sep:
+    if not sep or not module or not name:
         raise ValueError(f"grader {spec!r}: accepted 'reference' or 'package.module:function'")
-    return getattr(importlib.import_module(module), name)
+    if not (module == "mgrd" or module.startswith("mgrd.")) and not _CUSTOM_GRADERS.get():
+        raise ValueError(f"grader {spec!r} would import module {module!r}, which runs its code; only mgrd's "
+                         "graders ('reference', 'mgrd.…:function') are loaded from a config unless you pass "
+                         "--allow-custom-grader")
+    grader = getattr(importlib.import_module(module), name, None)
+    if not callable(grader):
+        raise ValueError(f"grader {spec!r}: module {module!r} has no function {name!r}")
+    return grader
 
 
 def _rl_batch(samples: list[Sample], pad_id: int, audio_ids: frozenset[int]):

@@ -221,3 +221,28 @@ def test_bad_limits_raise():
     for kwargs in bad_limits:
         with pytest.raises(AudioError):
             load_audio(wav, **kwargs)
+
+
+def _unknown_length_flac(samples: np.ndarray, rate: int) -> bytes:
+    """A FLAC whose STREAMINFO says total_samples = 0 ("unknown"), as streaming encoders write it."""
+    data = bytearray(encode(samples, rate, "FLAC", "PCM_16"))
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0   # STREAMINFO first, its fields from byte 8
+    word = int.from_bytes(data[18:26], "big")            # rate 20 bits, channels 3, bits 5, total 36
+    assert word & (2**36 - 1) == len(samples)
+    data[18:26] = (word & ~(2**36 - 1)).to_bytes(8, "big")
+    return bytes(data)
+
+
+def test_flac_of_unknown_length_is_decoded():
+    x = 0.3 * np.sin(2 * np.pi * 440 * np.arange(3 * SR) / SR)
+    out = load_audio(_unknown_length_flac(x, SR))
+    assert len(out) == 3 * SR
+    np.testing.assert_allclose(out, x, atol=1e-4)
+
+
+def test_flac_of_unknown_length_is_refused_once_decoding_passes_the_limit():
+    x = np.zeros(3 * SR)
+    # Decoding stops one frame past the limit: the error gives the decoded length, not the header's.
+    with pytest.raises(AudioError, match=r"more than 2 s \(at least 2\.000 s\)"):
+        load_audio(_unknown_length_flac(x, SR), max_seconds=2.0)
+    assert len(load_audio(_unknown_length_flac(x, SR), max_seconds=3.0)) == 3 * SR

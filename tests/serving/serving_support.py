@@ -13,7 +13,7 @@ import soundfile
 import uvicorn
 
 from mgrd.serving import ServerSettings, create_app
-from mgrd.serving.server import DrainingServer
+from mgrd.serving.server import DrainingServer, uvicorn_config
 
 MODEL_NAME = "tiny-test"
 
@@ -31,7 +31,7 @@ class LiveServer:
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical", lifespan="on")
+        config = uvicorn_config(app, host="127.0.0.1", port=self.port, log_level="critical", lifespan="on")
         self.server = DrainingServer(config, app.state.serving) if draining else uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

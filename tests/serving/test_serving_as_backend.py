@@ -75,5 +75,5 @@ def test_a_server_of_another_model_or_name_is_refused(checkpoint_dir, tmp_path):
             stage_backend(checkpoint_dir, EndpointSpec(urls=[f"{live.url}/v1"], model="big", check_model=False))
     with pytest.raises(EndpointMismatch, match="could not list the models.*is the server running"):
         stage_backend(checkpoint_dir, EndpointSpec(urls=[f"{live.url}/v1"]))
-    with pytest.raises(ValueError, match="MGRD_TEST_UNSET_KEY, which is not set"):
+    with pytest.raises(ValueError, match="api_key_env: the endpoint API key variable 'MGRD_TEST_UNSET_KEY' is not set"):
         stage_backend(checkpoint_dir, EndpointSpec(urls=["http://127.0.0.1:9/v1"], api_key_env="MGRD_TEST_UNSET_KEY"))

@@ -8,6 +8,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from mgrd.io import data_path
+
 
 class LayoutError(FileNotFoundError):
     """A benchmark directory is missing files or does not have the official layout."""
@@ -56,11 +58,11 @@ def require_fields(rows: Iterable[Mapping], fields: Sequence[str], path: Path) -
 
 
 def audio_path(root: Path, relative: str, what: str) -> str:
-    """`relative` resolved against `root` ("./audio/x.wav" style paths included)."""
+    """`relative` resolved against `root` ("./audio/x.wav" style paths included); it must stay inside
+    `root` (see `mgrd.io.data_path`)."""
     if not isinstance(relative, str) or not relative:
         raise LayoutError(f"{what}: the audio path is empty or not a string ({relative!r})")
-    path = Path(relative)
-    return str(path if path.is_absolute() else (Path(root) / path))
+    return str(data_path(root, relative, what))
 
 
 def check_audio_exists(paths: Iterable[str], what: str, expected: str) -> None:
