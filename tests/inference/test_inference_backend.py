@@ -15,9 +15,9 @@ SAMPLING = {"max_tokens": 4, "temperature": 1.0, "top_p": 1.0, "repetition_penal
 class Echo:
     """Answers each request with its key and seed, in reverse order; can fail or drop given keys."""
 
-    def __init__(self, name="echo", fail=(), drop=(), crash_after=None):
+    def __init__(self, name="echo", fail=(), drop=(), crash_after=None, barrier=None):
         self.name, self.fail, self.drop, self.crash_after = name, set(fail), set(drop), crash_after
-        self.seen, self.threads = [], set()
+        self.seen, self.barrier = [], barrier
 
     def identity(self):
         return {"kind": "endpoint", "base_url": self.name}
@@ -25,7 +25,8 @@ class Echo:
     def run(self, requests):
         requests = list(requests)
         self.seen += requests
-        self.threads.add(threading.get_ident())
+        if self.barrier is not None:      # waits for the other replica: passes only if both run at once
+            self.barrier.wait(timeout=30)
         for i, r in enumerate(reversed(requests)):
             if self.crash_after is not None and i == self.crash_after:
                 raise ConnectionError("server went away")
@@ -69,12 +70,14 @@ def test_sample_keeps_failures_as_results_and_refuses_what_it_cannot_pair():
 
 
 def test_replicas_deal_requests_round_robin_and_run_them_concurrently():
-    left, right = Echo("left"), Echo("right")
+    barrier = threading.Barrier(2)
+    left, right = Echo("left", barrier=barrier), Echo("right", barrier=barrier)
     both = Replicas([left, right])
     out = sample(both, [(f"q{i}", []) for i in range(3)], n=2, sampling=SAMPLING)
     assert len(left.seen) == len(right.seen) == 3                        # 6 requests, dealt alternately
+    # every request answered: the replicas met at the barrier, so they ran at the same time
+    assert all(r.status == "ok" for row in out for r in row)
     assert {r.answer.split(":")[0] for row in out for r in row} == {"left", "right"}
-    assert left.threads.isdisjoint(right.threads)                        # each replica in its own thread
     assert both.identity() == {"kind": "endpoint", "base_url": "left", "replicas": 2}
     assert Replicas([left]).identity() == left.identity()
     both.close()
