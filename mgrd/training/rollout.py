@@ -1,8 +1,17 @@
 """Rollouts: n sampled completions per prompt from a generation backend, scored and made into sequences.
 
-`RolloutBackend` is the one seam between the trainer and generation: the native engine here,
-vLLM later. A backend takes engine prompts and sampling params and returns, per prompt, n
-`Generation`s with token ids, their log-probabilities and the sampled-token mask.
+`RolloutBackend` is the one seam between the trainer and generation. The native engine is the only
+one: the policy changes at every PPO update, so its rollouts need a backend that shares (or is sent)
+the new weights each iteration. An in-process vLLM backend would need the Step-Audio-2 model class
+(it lives in StepFun's fork and in vllm-omni, not in mainline vLLM), audio passed as the model's
+multimodal input rather than log-mels, the thinking budget enforced (a logits processor that forces
+`</think>`), per-token log-probs of the sampled tokens, and a weight update through vLLM V1's
+public API (`collective_rpc` on the workers); none of it can be tested without vLLM, so it is not
+shipped. The fixed-policy stages (self-distillation, curation, cognition sampling, evaluation) run
+on any OpenAI-compatible server instead (`mgrd.inference.backend`, docs/pipeline.md).
+
+A backend takes engine prompts and sampling params and returns, per prompt, n `Generation`s with
+token ids, their log-probabilities and the sampled-token mask.
 """
 
 from __future__ import annotations
@@ -54,45 +63,6 @@ class NativeRollout:
                 own = self.model.state_dict()
                 for k, v in state.items():
                     own[k].copy_(v)
-
-
-class VLLMRollout:
-    """A vLLM backend (GPU only; `pip install vllm`). Untested here: no vLLM in this environment.
-
-    Prompts go in as token ids with audio features passed through vLLM's multimodal input; the
-    policy's weights are pushed with `sync_weights` before each rollout.
-    """
-
-    def __init__(self, model_dir: str, **engine_args) -> None:
-        try:
-            from vllm import LLM
-        except ImportError as e:
-            raise ValueError("the vLLM rollout backend needs vllm installed (pip install mgrd[vllm])") from e
-        self.llm = LLM(model=model_dir, skip_tokenizer_init=True, **engine_args)
-
-    def generate(self, prompts: Sequence[Prompt], params: Sequence[SamplingParams]) -> list[list[Generation]]:
-        from vllm import SamplingParams as VParams
-
-        out = []
-        for i, (prompt, p) in enumerate(zip(prompts, params)):
-            vp = VParams(n=p.n, temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens, seed=p.seed,
-                         logprobs=0, stop_token_ids=list(p.stop_token_ids))
-            request = {"prompt_token_ids": list(prompt.input_ids)}
-            if prompt.audio_mels:
-                request["multi_modal_data"] = {"audio": list(prompt.audio_mels)}
-            result = self.llm.generate([request], vp, use_tqdm=False)[0]
-            gens = []
-            for s, o in enumerate(result.outputs):
-                lps = [next(iter(d.values())).logprob for d in (o.logprobs or [])]
-                gens.append(Generation(i, s, list(o.token_ids), lps, [True] * len(o.token_ids),
-                                       "stop" if o.finish_reason == "stop" else "length", 0))
-            out.append(gens)
-        return out
-
-    def sync_weights(self, state: Mapping[str, torch.Tensor] | None) -> None:
-        if state is not None:
-            runner = self.llm.llm_engine.model_executor.driver_worker.model_runner.model
-            runner.load_weights(state.items())
 
 
 @dataclass
