@@ -61,7 +61,7 @@ def _stages(ctx: S.Context) -> StageResult:
     current = S.text_rl(ctx, current)
     for t in range(1, ctx.recipe.iterations.count + 1):
         current = I.iteration(ctx, t, current)
-        if t < ctx.recipe.iterations.count:
+        if t < ctx.recipe.iterations.count and ctx.recipe.eval.between_iterations:
             I.evaluation(ctx, f"iter{t}", current)
     current = I.cognition(ctx, current)
     I.evaluation(ctx, "final", current, final=True)

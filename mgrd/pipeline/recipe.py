@@ -198,6 +198,7 @@ class EvalSpec:
     probes: int = 16                 # cognition probes for the self-cognition error rate
     budgets: list[int | None] = field(default_factory=lambda: [0, 16, 32, 64, 128, None])
     stage_budgets: list[int | None] = field(default_factory=lambda: [0, None])   # at intermediate stages
+    between_iterations: bool = True  # also evaluate after each iteration but the last (else: cold start and final)
     max_tokens: int = 200
     temperature: float = 0.0         # 0 = greedy; > 0 samples with a fixed seed per item
     describe: int = 0                # audio items asked "Describe what you hear." (the ladder's verbalisation rung)
