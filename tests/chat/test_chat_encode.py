@@ -1,10 +1,8 @@
 """Conversation encoding: exact ids, audio expansion and the loss mask."""
 
 import pytest
-import tokenizers
-from tokenizers import AddedToken, Regex, decoders, models, pre_tokenizers
 
-from mgrd.chat import SPECIAL_TOKENS, Tokenizer, encode, encode_prompt, render, train_tokenizer
+from mgrd.chat import encode, encode_prompt, render, train_tokenizer
 
 # A character-level tokenizer, so that every id below can be worked out by hand:
 # specials 0..5 (endoftext, BOT, EOT, audio_start, audio_end, audio_patch), "\n" 6, a..z 7..32,
@@ -13,13 +11,8 @@ CHARS = "\nabcdefghijklmnopqrstuvwxyz<>/ "
 
 
 @pytest.fixture(scope="module")
-def ctok():
-    vocab = {t: i for i, t in enumerate(list(SPECIAL_TOKENS) + list(CHARS))}
-    backend = tokenizers.Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
-    backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
-    backend.decoder = decoders.Fuse()
-    backend.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
-    return Tokenizer(backend)
+def ctok(char_tokenizer):
+    return char_tokenizer(CHARS)
 
 
 @pytest.fixture(scope="module")
