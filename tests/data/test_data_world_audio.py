@@ -199,3 +199,23 @@ def test_speech_records_are_consistent_with_their_facts():
     again, clips_again = make_record("speech", 0, "s-0")
     first, clips_first = make_record("speech", 0, "s-0")
     assert np.array_equal(clips_again[0], clips_first[0])
+
+
+def test_fft_length_is_the_next_5_smooth_size():
+    from mgrd.data.world.synth import fft_length
+
+    # 53920 = 2^5 * 5 * 337; the next size with factors 2, 3, 5 only is 54000 = 2^4 * 3^3 * 5^3
+    assert [fft_length(n) for n in (1, 7, 11, 53920, 48017)] == [1, 8, 12, 54000, 48600]
+
+
+def test_shaped_noise_stays_in_its_band():
+    import numpy as np
+
+    from mgrd.data.world.synth import SAMPLE_RATE, shaped_noise
+
+    x = shaped_noise(np.random.default_rng(0), 3.37, low_hz=2000, high_hz=4000)
+    assert x.shape == (round(3.37 * SAMPLE_RATE),) and abs(np.abs(x).max() - 1.0) < 1e-9
+    power = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1.0 / SAMPLE_RATE)
+    inside = power[(freqs >= 1900) & (freqs <= 4100)].sum()
+    assert inside / power.sum() > 0.98     # truncating the longer noise leaks almost nothing out of the band

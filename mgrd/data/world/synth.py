@@ -69,10 +69,25 @@ def shaped_noise(rng: np.random.Generator, seconds: float, *, low_hz: float = 0.
                  high_hz: float = SAMPLE_RATE / 2, ramp: float = RAMP_SECONDS) -> np.ndarray:
     """Noise with a flat spectrum between `low_hz` and `high_hz` and none outside, peak 1, shape [n]."""
     n = n_samples(seconds)
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    freqs = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE)
+    m = fft_length(n)   # band-limit a slightly longer noise at a fast FFT size, then keep its first n samples
+    spectrum = np.fft.rfft(rng.standard_normal(m))
+    freqs = np.fft.rfftfreq(m, 1.0 / SAMPLE_RATE)
     spectrum[(freqs < low_hz) | (freqs > high_hz)] = 0.0
-    return _unit_peak(np.fft.irfft(spectrum, n) * envelope(n, ramp))
+    return _unit_peak(np.fft.irfft(spectrum, m)[:n] * envelope(n, ramp))
+
+
+def fft_length(n: int) -> int:
+    """The smallest m >= n whose only prime factors are 2, 3 and 5 (an FFT of m points is fast; of a
+    length with a large prime factor it is 10-30x slower)."""
+    m = max(int(n), 1)
+    while True:
+        k = m
+        for p in (2, 3, 5):
+            while k % p == 0:
+                k //= p
+        if k == 1:
+            return m
+        m += 1
 
 
 def click(rng: np.random.Generator, seconds: float = 0.06) -> np.ndarray:
