@@ -17,6 +17,7 @@ from mgrd.io import atomic_path, remove_stale_temporaries, write_json_atomic
 from mgrd.model.audiolm import AudioLM
 from mgrd.model.build import build_model, empty_model, restore_buffers
 from mgrd.model.config import AudioTokenIds, read_config, write_config
+from mgrd.model.lora import ADAPTER_CONFIG, is_adapter_dir
 from mgrd.runtime import resolve_dtype
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,15 @@ def load_pretrained(path: str | os.PathLike, *, dtype: torch.dtype | str = torch
     come from `tokenizer_special_ids` (attributes audio_start/audio_end/audio_patch), else from the
     directory's tokenizer JSON files by token name, else from config.json (official ids by default).
     strict=False tolerates missing keys (left randomly initialised) and unexpected ones (ignored).
+    A LoRA adapter directory (adapter_config.json, mgrd.model.lora) loads as its base model with
+    the adapter merged in.
     """
     path = Path(path)
+    if is_adapter_dir(path):
+        from mgrd.model.lora import load_with_adapter
+
+        return load_with_adapter(path, dtype=dtype, device=device, tokenizer_special_ids=tokenizer_special_ids,
+                                 strict=strict)
     # Ids are resolved before the config is validated: a small vocabulary cannot hold the
     # official ids, so its config is only valid together with its tokenizer's ids.
     ids = _special_ids(tokenizer_special_ids) or read_audio_token_ids(path)
@@ -92,7 +100,7 @@ def save_pretrained(model: AudioLM, path: str | os.PathLike, *, tokenizer: Any =
         [f"model-{i:05d}-of-{len(shards):05d}.safetensors" for i in range(1, len(shards) + 1)]
     (path / INDEX_FILE).unlink(missing_ok=True)  # a stale index would shadow the new files
     for name, keys in zip(names, shards):
-        _write_safetensors(path / name, {k: state[k] for k in keys})
+        write_safetensors(path / name, {k: state[k] for k in keys})
     if len(shards) > 1:
         total = sum(t.numel() * t.element_size() for t in state.values())
         write_json_atomic(path / INDEX_FILE, {"metadata": {"total_size": total},
@@ -111,6 +119,15 @@ def save_pretrained(model: AudioLM, path: str | os.PathLike, *, tokenizer: Any =
         if not callable(getattr(tokenizer, "save", None)):
             raise TypeError(f"tokenizer of type {type(tokenizer).__name__} has no save(dir) method")
         tokenizer.save(path)
+
+
+def require_model_dir(path: str | os.PathLike) -> Path:
+    """`path` if it holds a checkpoint (config.json) or a LoRA adapter (adapter_config.json), else a clear error."""
+    path = Path(path)
+    if not (path / "config.json").is_file() and not (path / ADAPTER_CONFIG).is_file():
+        raise FileNotFoundError(f"{path} has no config.json (a checkpoint) nor {ADAPTER_CONFIG} (a LoRA adapter); "
+                                "expected a checkpoint or adapter directory")
+    return path
 
 
 def weight_files(path: str | os.PathLike) -> dict[str, Path]:
@@ -241,7 +258,7 @@ def _plan_shards(state: dict[str, torch.Tensor], max_bytes: int) -> list[list[st
     return shards
 
 
-def _write_safetensors(file: Path, tensors: dict[str, torch.Tensor]) -> None:
+def write_safetensors(file: Path, tensors: dict[str, torch.Tensor]) -> None:
     from safetensors.torch import save_file
 
     cpu = {k: t.detach().to("cpu").contiguous() for k, t in tensors.items()}
