@@ -102,7 +102,7 @@ def merge_adapter(
 
     from mgrd.chat import Tokenizer
     from mgrd.model import save_pretrained
-    from mgrd.model.lora import load_with_adapter
+    from mgrd.model.checkpoint import load_with_adapter
 
     with user_errors():
         if out.exists() and not force:

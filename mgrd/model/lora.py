@@ -1,4 +1,4 @@
-"""LoRA adapter directories in peft's format: their names, reading them, and merging them into a base AudioLM.
+"""LoRA adapter directories in peft's format: their names, their config, and merging them into a base AudioLM.
 
 An adapter directory holds `adapter_config.json` (peft's LoraConfig, `base_model_name_or_path` = the
 base checkpoint directory), `adapter_model.safetensors` (peft's keys: `base_model.model.<module>.lora_A.weight`
@@ -16,7 +16,6 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -26,7 +25,6 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTOR_WEIGHTS = "adaptor.safetensors"
 PEFT_PREFIX = "base_model.model."     # peft's key prefix in adapter_model.safetensors
 ADAPTER_NAME = "default"              # peft's adapter name inside a model (not in the saved keys)
-MAX_CHAIN = 8                         # an adapter whose base is an adapter directory, and so on
 _UNSUPPORTED = {"use_dora": False, "fan_in_fan_out": False, "bias": "none"}
 
 
@@ -123,46 +121,11 @@ def read_adapter(path: str | os.PathLike, base: str | os.PathLike | None = None)
                        cfg.get("mgrd_base_sha256"))
 
 
-def read_adapter_tensors(spec: AdapterSpec) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], dict[str, torch.Tensor]]:
-    """(module name -> (A [r, in], B [out, r]), adaptor state dict) of an adapter directory, on CPU."""
-    from mgrd.model.checkpoint import open_safetensors
-
-    file = spec.path / ADAPTER_WEIGHTS
-    if not file.is_file():
-        raise FileNotFoundError(f"adapter {spec.path} has no {ADAPTER_WEIGHTS}")
-    pairs: dict[str, dict[str, torch.Tensor]] = {}
-    with open_safetensors(file) as f:
-        for key in f.keys():
-            name = key.removeprefix(PEFT_PREFIX)
-            module, _, part = name.rpartition(".lora_")
-            if not key.startswith(PEFT_PREFIX) or part not in ("A.weight", "B.weight"):
-                raise ValueError(f"{file}: unexpected tensor {key!r}; accepted: "
-                                 f"{PEFT_PREFIX}<module>.lora_A.weight and .lora_B.weight")
-            pairs.setdefault(module, {})[part[0]] = f.get_tensor(key)
-    out = {}
-    for module, ab in pairs.items():
-        if set(ab) != {"A", "B"}:
-            raise ValueError(f"{file}: module {module} has lora_{''.join(ab)} but not both lora_A and lora_B")
-        a, b = ab["A"], ab["B"]
-        if a.dim() != 2 or b.dim() != 2 or a.shape[0] != spec.rank or b.shape[1] != spec.rank:
-            raise ValueError(f"{file}: {module} has A {list(a.shape)} and B {list(b.shape)}; expected "
-                             f"[{spec.rank}, in] and [out, {spec.rank}] (r={spec.rank})")
-        out[module] = (a, b)
-    adaptor = {}
-    if (spec.path / ADAPTOR_WEIGHTS).is_file():
-        with open_safetensors(spec.path / ADAPTOR_WEIGHTS) as f:
-            adaptor = {k: f.get_tensor(k) for k in f.keys()}
-        wrong = [k for k in adaptor if not k.startswith("adapter.")]
-        if wrong:
-            raise ValueError(f"{spec.path / ADAPTOR_WEIGHTS} holds {wrong[:5]}; only the audio adaptor's "
-                             "adapter.* weights belong there")
-    return out, adaptor
-
-
 @torch.no_grad()
-def merge_adapter(model: nn.Module, spec: AdapterSpec) -> nn.Module:
-    """Add the adapter's updates to `model`'s weights in place (and load its adaptor weights, if any)."""
-    pairs, adaptor = read_adapter_tensors(spec)
+def merge_adapter(model: nn.Module, spec: AdapterSpec, pairs: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                  adaptor: dict[str, torch.Tensor]) -> nn.Module:
+    """Add the adapter's updates (module name -> (A [r, in], B [out, r])) to `model`'s weights in place,
+    and load its adaptor weights, if any (mgrd.model.checkpoint.read_adapter_tensors reads both)."""
     for module_name, (a, b) in pairs.items():
         try:
             linear = model.get_submodule(module_name)
@@ -182,26 +145,3 @@ def merge_adapter(model: nn.Module, spec: AdapterSpec) -> nn.Module:
         for k, t in adaptor.items():
             own[k].copy_(t.to(own[k].dtype))
     return model
-
-
-def load_with_adapter(path: str | os.PathLike, *, base: str | os.PathLike | None = None, depth: int = 0,
-                      **load_kwargs: Any):
-    """The base model of adapter directory `path` with the adapter merged in (eval mode): for inference.
-
-    `load_kwargs` go to `load_pretrained` of the base (dtype, device, tokenizer_special_ids). A base
-    that is itself an adapter directory is merged first (up to MAX_CHAIN deep).
-    """
-    from mgrd.model.checkpoint import load_pretrained
-
-    if depth >= MAX_CHAIN:
-        raise ValueError(f"adapter {path}: more than {MAX_CHAIN} adapter directories chained as bases "
-                         "(a loop?); merge one with `mgrd merge-adapter` first")
-    spec = read_adapter(path, base)
-    if spec.base_sha256 is not None and config_sha256(spec.base) != spec.base_sha256:
-        raise ValueError(f"adapter {spec.path} was trained on a different base model than {spec.base} "
-                         "(its config or weights differ from the ones recorded in adapter_config.json)")
-    if is_adapter_dir(spec.base):
-        model = load_with_adapter(spec.base, depth=depth + 1, **load_kwargs)
-    else:
-        model = load_pretrained(spec.base, **load_kwargs)
-    return merge_adapter(model, spec).eval()

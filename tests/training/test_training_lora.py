@@ -226,7 +226,7 @@ def test_an_adapter_for_another_base_is_refused(base_dir, tokenizer, tmp_path):
     config = json.loads((other / "config.json").read_text())
     config["text_config"]["rms_norm_eps"] = 1e-5
     (other / "config.json").write_text(json.dumps(config))
-    from mgrd.model.lora import load_with_adapter
+    from mgrd.model.checkpoint import load_with_adapter
 
     with pytest.raises(ValueError, match="different base model"):
         load_with_adapter(tmp_path / "adapter", base=other)
