@@ -146,8 +146,9 @@ def trainable_names(module: nn.Module) -> list[str]:
 
 
 def trainable_state(module: nn.Module, full: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The trainable part of a full state dict of `module`."""
-    return {n: full[n] for n in trainable_names(module)}
+    """The trainable part of a full state dict of `module` (under FSDP only the main process holds the
+    full state; the others' is empty, and so is their part)."""
+    return {n: full[n] for n in trainable_names(module) if n in full}
 
 
 def write_adapter_dir(path: str | os.PathLike, state: Mapping[str, torch.Tensor], cfg: LoraConfig, *,

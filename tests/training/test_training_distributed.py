@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 
 from mgrd.training.config import DPOConfig, PPOConfig, SFTConfig, from_dict
