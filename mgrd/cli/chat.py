@@ -17,11 +17,10 @@ def _load(model_dir: Path, dtype: str, device: str, quantize: str | None = None,
     from mgrd.chat import Tokenizer
     from mgrd.inference import Engine
     from mgrd.inference.placement import prepare
-    from mgrd.model import load_pretrained
+    from mgrd.model import load_pretrained, require_model_dir
     from mgrd.runtime import resolve_device, resolve_dtype
 
-    if not (model_dir / "config.json").exists():
-        raise FileNotFoundError(f"{model_dir} has no config.json; expected a checkpoint directory")
+    require_model_dir(model_dir)   # an adapter directory loads as its base with the adapter merged
     tokenizer = Tokenizer.from_dir(model_dir)
     model = load_pretrained(model_dir, dtype=resolve_dtype(dtype), device=resolve_device(device),
                             tokenizer_special_ids=tokenizer.special)
@@ -84,7 +83,7 @@ def _print_stream(events) -> str:
 
 def chat(
     question: Annotated[str | None, typer.Argument(help="the question; omit it for an interactive session")] = None,
-    model: Annotated[Path, typer.Option("--model", help="checkpoint directory")] = Path("runs/quickstart/final"),
+    model: Annotated[Path, typer.Option("--model", help="checkpoint or LoRA adapter directory")] = Path("runs/quickstart/final"),
     audio: Annotated[list[Path] | None, typer.Option("--audio", help="audio file (wav, flac, ogg, mp3); repeatable")] = None,
     system: Annotated[str | None, typer.Option(help="system prompt")] = None,
     thinking_budget: Annotated[int | None, typer.Option(help="close the reasoning after this many tokens")] = None,

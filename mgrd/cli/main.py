@@ -12,6 +12,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Step-Audio-R1 and MGRD: run, train and evaluate audio language models that think.")
 app.command("init-tiny")(model_commands.init_tiny)
 app.command("info")(model_commands.info)
+app.command("merge-adapter")(model_commands.merge_adapter)
 app.command("chat")(chat.chat)
 
 # Command groups that live in their own modules; each module has `register(app)`.

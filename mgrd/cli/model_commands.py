@@ -1,4 +1,5 @@
-"""`mgrd init-tiny` and `mgrd info`: make a random tiny checkpoint, describe any checkpoint."""
+"""`mgrd init-tiny`, `mgrd info` and `mgrd merge-adapter`: make a random tiny checkpoint, describe any checkpoint,
+merge a LoRA adapter into its base."""
 
 from __future__ import annotations
 
@@ -86,3 +87,35 @@ def info(model: Annotated[Path, typer.Option("--model", help="checkpoint directo
             special = Tokenizer.from_dir(model).special
         table.add_row("special tokens", ", ".join(f"{k} {v}" for k, v in vars(special).items()))
     console.print(table)
+
+
+def merge_adapter(
+    adapter_dir: Annotated[Path, typer.Argument(help="LoRA adapter directory (adapter_config.json)")],
+    out: Annotated[Path, typer.Option("--out", help="directory of the merged checkpoint")],
+    base: Annotated[Path | None, typer.Option(help="base checkpoint (default: the adapter's "
+                                                   "base_model_name_or_path)")] = None,
+    dtype: Annotated[str, typer.Option(help="auto (the base's dtype), float32 or bfloat16")] = "auto",
+    force: Annotated[bool, typer.Option(help="replace an existing directory at --out")] = False,
+) -> None:
+    """Merge a LoRA adapter into its base: a full checkpoint in the official layout (written whole, then moved in)."""
+    import shutil
+
+    from mgrd.chat import Tokenizer
+    from mgrd.model import save_pretrained
+    from mgrd.model.checkpoint import load_with_adapter
+
+    with user_errors():
+        if out.exists() and not force:
+            raise ValueError(f"{out} already exists; pass --force to replace it")
+        tokenizer = Tokenizer.from_dir(adapter_dir if (adapter_dir / "tokenizer.json").is_file() else
+                                       (base or adapter_dir))
+        model = load_with_adapter(adapter_dir, base=base, dtype=dtype, tokenizer_special_ids=tokenizer.special)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".tmp-{out.name}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        save_pretrained(model, tmp, tokenizer=tokenizer)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    console.print(f"merged {adapter_dir} into {out} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f} M "
+                  "parameters)")

@@ -11,7 +11,7 @@ from mgrd.cli.errors import user_errors
 
 
 def serve(
-    model: Annotated[Path, typer.Option("--model", help="checkpoint directory")] = Path("runs/quickstart/final"),
+    model: Annotated[Path, typer.Option("--model", help="checkpoint or LoRA adapter directory")] = Path("runs/quickstart/final"),
     host: Annotated[str, typer.Option(help="address to listen on (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     api_key: Annotated[str | None, typer.Option(
@@ -49,7 +49,7 @@ def serve(
         from mgrd.chat import Tokenizer
         from mgrd.inference import Engine
         from mgrd.inference.placement import prepare
-        from mgrd.model import load_pretrained
+        from mgrd.model import load_pretrained, require_model_dir
         from mgrd.runtime import resolve_device, resolve_dtype
         from mgrd.serving import ServerSettings, create_app
         from mgrd.serving import serve as run_server
@@ -65,8 +65,7 @@ def serve(
             keep_alive_timeout_s=keep_alive_timeout)
         if not 0 < port < 65536:
             raise ValueError(f"--port {port} is not a TCP port; accepted: 1..65535")
-        if not (model / "config.json").exists():
-            raise FileNotFoundError(f"{model} has no config.json; expected a checkpoint directory")
+        require_model_dir(model)   # an adapter directory loads as its base with the adapter merged
         tokenizer = Tokenizer.from_dir(model)
         lm = load_pretrained(model, dtype=resolve_dtype(dtype), device=resolve_device(device),
                              tokenizer_special_ids=tokenizer.special)

@@ -51,12 +51,20 @@ def checkpoint_identity(model_dir: str | os.PathLike, *, full_hash: bool = False
     header, size and modification time: no need to read tens of GB at each start; by its bytes with
     `full_hash`)."""
     from mgrd.model.checkpoint import weight_files
+    from mgrd.model.lora import ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTOR_WEIGHTS, is_adapter_dir, read_adapter
 
     root = Path(model_dir)
+    weigh = (lambda f: file_sha256(f, remember=False)) if full_hash else safetensors_fingerprint
+    if is_adapter_dir(root):   # a LoRA adapter: its own files and its base's identity
+        base = checkpoint_identity(read_adapter(root).base, full_hash=full_hash)
+        entries = [["base", base["sha256"]], [ADAPTER_CONFIG, file_sha256(root / ADAPTER_CONFIG)]]
+        entries += [[name, weigh(root / name)] for name in (ADAPTER_WEIGHTS, ADAPTOR_WEIGHTS) if (root / name).is_file()]
+        entries += [[name, file_sha256(root / name)] for name in LOADED_METADATA if (root / name).is_file()]
+        return {"kind": "checkpoint", "name": root.name, "sha256": stable_hash(entries),
+                "weights_hash": base["weights_hash"]}
     if not (root / "config.json").is_file():
         raise FileNotFoundError(f"{root} has no config.json; expected a checkpoint directory")
     entries = [[name, file_sha256(root / name)] for name in LOADED_METADATA if (root / name).is_file()]
-    weigh = (lambda f: file_sha256(f, remember=False)) if full_hash else safetensors_fingerprint
     for file in sorted(set(weight_files(root).values())):
         entries.append([file.relative_to(root).as_posix(), weigh(file)])
     return {"kind": "checkpoint", "name": root.name, "sha256": stable_hash(entries),

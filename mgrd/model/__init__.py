@@ -3,7 +3,9 @@
 from mgrd.model.adaptor import AudioAdaptor
 from mgrd.model.audiolm import CACHE_KWARG, AudioLM, output_cache
 from mgrd.model.build import build_model, empty_model, init_weights, restore_buffers
-from mgrd.model.checkpoint import load_pretrained, read_audio_token_ids, save_pretrained, weight_files
+from mgrd.model.checkpoint import (load_pretrained, read_audio_token_ids, require_model_dir, save_pretrained,
+                                   weight_files)
+from mgrd.model.lora import is_adapter_dir
 from mgrd.model.config import (
     ACCEPTED_MODEL_TYPES,
     AdaptorConfig,
@@ -20,6 +22,6 @@ from mgrd.model.presets import micro_config, tiny_config
 __all__ = [
     "ACCEPTED_MODEL_TYPES", "CACHE_KWARG", "AdaptorConfig", "AudioAdaptor", "AudioEncoder", "AudioLM",
     "AudioLMConfig", "AudioTokenIds", "EncoderConfig", "TextConfig", "build_model", "empty_model",
-    "init_weights", "load_pretrained", "micro_config", "output_cache", "read_audio_token_ids",
-    "read_config", "restore_buffers", "save_pretrained", "tiny_config", "weight_files", "write_config",
+    "init_weights", "is_adapter_dir", "load_pretrained", "micro_config", "output_cache", "read_audio_token_ids",
+    "read_config", "require_model_dir", "restore_buffers", "save_pretrained", "tiny_config", "weight_files", "write_config",
 ]

@@ -17,6 +17,8 @@ from mgrd.io import atomic_path, remove_stale_temporaries, write_json_atomic
 from mgrd.model.audiolm import AudioLM
 from mgrd.model.build import build_model, empty_model, restore_buffers
 from mgrd.model.config import AudioTokenIds, read_config, write_config
+from mgrd.model.lora import (ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTOR_WEIGHTS, PEFT_PREFIX, AdapterSpec, config_sha256,
+                             is_adapter_dir, merge_adapter, read_adapter)
 from mgrd.runtime import resolve_dtype
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ _SHARD_RE = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 _AUDIO_TOKEN_NAMES = {"start": "<audio_start>", "end": "<audio_end>", "patch": "<audio_patch>"}
 _LIST_LIMIT = 20
+MAX_CHAIN = 8   # an adapter whose base is an adapter directory, and so on
 
 
 def load_pretrained(path: str | os.PathLike, *, dtype: torch.dtype | str = torch.float32,
@@ -41,8 +44,13 @@ def load_pretrained(path: str | os.PathLike, *, dtype: torch.dtype | str = torch
     come from `tokenizer_special_ids` (attributes audio_start/audio_end/audio_patch), else from the
     directory's tokenizer JSON files by token name, else from config.json (official ids by default).
     strict=False tolerates missing keys (left randomly initialised) and unexpected ones (ignored).
+    A LoRA adapter directory (adapter_config.json, mgrd.model.lora) loads as its base model with
+    the adapter merged in.
     """
     path = Path(path)
+    if is_adapter_dir(path):
+        return load_with_adapter(path, dtype=dtype, device=device, tokenizer_special_ids=tokenizer_special_ids,
+                                 strict=strict)
     # Ids are resolved before the config is validated: a small vocabulary cannot hold the
     # official ids, so its config is only valid together with its tokenizer's ids.
     ids = _special_ids(tokenizer_special_ids) or read_audio_token_ids(path)
@@ -92,7 +100,7 @@ def save_pretrained(model: AudioLM, path: str | os.PathLike, *, tokenizer: Any =
         [f"model-{i:05d}-of-{len(shards):05d}.safetensors" for i in range(1, len(shards) + 1)]
     (path / INDEX_FILE).unlink(missing_ok=True)  # a stale index would shadow the new files
     for name, keys in zip(names, shards):
-        _write_safetensors(path / name, {k: state[k] for k in keys})
+        write_safetensors(path / name, {k: state[k] for k in keys})
     if len(shards) > 1:
         total = sum(t.numel() * t.element_size() for t in state.values())
         write_json_atomic(path / INDEX_FILE, {"metadata": {"total_size": total},
@@ -111,6 +119,71 @@ def save_pretrained(model: AudioLM, path: str | os.PathLike, *, tokenizer: Any =
         if not callable(getattr(tokenizer, "save", None)):
             raise TypeError(f"tokenizer of type {type(tokenizer).__name__} has no save(dir) method")
         tokenizer.save(path)
+
+
+def require_model_dir(path: str | os.PathLike) -> Path:
+    """`path` if it holds a checkpoint (config.json) or a LoRA adapter (adapter_config.json), else a clear error."""
+    path = Path(path)
+    if not (path / "config.json").is_file() and not (path / ADAPTER_CONFIG).is_file():
+        raise FileNotFoundError(f"{path} has no config.json (a checkpoint) nor {ADAPTER_CONFIG} (a LoRA adapter); "
+                                "expected a checkpoint or adapter directory")
+    return path
+
+
+# ---- LoRA adapter directories (mgrd.model.lora) ----------------------------------------------------
+def load_with_adapter(path: str | os.PathLike, *, base: str | os.PathLike | None = None, depth: int = 0,
+                      **load_kwargs: Any):
+    """The base model of adapter directory `path` with the adapter merged in (eval mode): for inference.
+
+    `load_kwargs` go to `load_pretrained` of the base (dtype, device, tokenizer_special_ids). A base
+    that is itself an adapter directory is merged first (up to MAX_CHAIN deep).
+    """
+    if depth >= MAX_CHAIN:
+        raise ValueError(f"adapter {path}: more than {MAX_CHAIN} adapter directories chained as bases "
+                         "(a loop?); merge one with `mgrd merge-adapter` first")
+    spec = read_adapter(path, base)
+    if spec.base_sha256 is not None and config_sha256(spec.base) != spec.base_sha256:
+        raise ValueError(f"adapter {spec.path} was trained on a different base model than {spec.base} "
+                         "(its config or weights differ from the ones recorded in adapter_config.json)")
+    if is_adapter_dir(spec.base):
+        model = load_with_adapter(spec.base, depth=depth + 1, **load_kwargs)
+    else:
+        model = load_pretrained(spec.base, **load_kwargs)
+    return merge_adapter(model, spec, *read_adapter_tensors(spec)).eval()
+
+
+def read_adapter_tensors(spec: AdapterSpec) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], dict[str, torch.Tensor]]:
+    """(module name -> (A [r, in], B [out, r]), adaptor state dict) of an adapter directory, on CPU."""
+    file = spec.path / ADAPTER_WEIGHTS
+    if not file.is_file():
+        raise FileNotFoundError(f"adapter {spec.path} has no {ADAPTER_WEIGHTS}")
+    pairs: dict[str, dict[str, torch.Tensor]] = {}
+    with open_safetensors(file) as f:
+        for key in f.keys():
+            name = key.removeprefix(PEFT_PREFIX)
+            module, _, part = name.rpartition(".lora_")
+            if not key.startswith(PEFT_PREFIX) or part not in ("A.weight", "B.weight"):
+                raise ValueError(f"{file}: unexpected tensor {key!r}; accepted: "
+                                 f"{PEFT_PREFIX}<module>.lora_A.weight and .lora_B.weight")
+            pairs.setdefault(module, {})[part[0]] = f.get_tensor(key)
+    out = {}
+    for module, ab in pairs.items():
+        if set(ab) != {"A", "B"}:
+            raise ValueError(f"{file}: module {module} has lora_{''.join(ab)} but not both lora_A and lora_B")
+        a, b = ab["A"], ab["B"]
+        if a.dim() != 2 or b.dim() != 2 or a.shape[0] != spec.rank or b.shape[1] != spec.rank:
+            raise ValueError(f"{file}: {module} has A {list(a.shape)} and B {list(b.shape)}; expected "
+                             f"[{spec.rank}, in] and [out, {spec.rank}] (r={spec.rank})")
+        out[module] = (a, b)
+    adaptor = {}
+    if (spec.path / ADAPTOR_WEIGHTS).is_file():
+        with open_safetensors(spec.path / ADAPTOR_WEIGHTS) as f:
+            adaptor = {k: f.get_tensor(k) for k in f.keys()}
+        wrong = [k for k in adaptor if not k.startswith("adapter.")]
+        if wrong:
+            raise ValueError(f"{spec.path / ADAPTOR_WEIGHTS} holds {wrong[:5]}; only the audio adaptor's "
+                             "adapter.* weights belong there")
+    return out, adaptor
 
 
 def weight_files(path: str | os.PathLike) -> dict[str, Path]:
@@ -241,7 +314,7 @@ def _plan_shards(state: dict[str, torch.Tensor], max_bytes: int) -> list[list[st
     return shards
 
 
-def _write_safetensors(file: Path, tensors: dict[str, torch.Tensor]) -> None:
+def write_safetensors(file: Path, tensors: dict[str, torch.Tensor]) -> None:
     from safetensors.torch import save_file
 
     cpu = {k: t.detach().to("cpu").contiguous() for k, t in tensors.items()}

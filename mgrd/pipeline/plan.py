@@ -14,6 +14,11 @@ rank under FSDP2 over N processes:
 - rollout (PPO): the gathered replica the engine decodes from (compute dtype, full; none on one
   process, where the engine shares the policy) and the KV cache of rollout_batch_size sequences
   of max_length tokens.
+- LoRA (a stage's `lora` section, or `--lora-rank` for every stage): the frozen base keeps its sharded
+  float32 weights, and grads and AdamW states exist for the adapters only: r·(in + out) per targeted
+  projection; no reference model (the policy with adapters off stands for it); a rollout replica on
+  one process too (the engine reads merged weights). The adapters' own activations (r per token
+  and projection) are left out.
 
 Validated against the measured peak of a small model's SFT step on CPU (tests/pipeline/test_pipeline_plan.py).
 """
@@ -67,6 +72,16 @@ class Setup:
     compute_bytes: int = 2          # bf16 under mixed precision on GPU; 4 on CPU
     checkpointing: bool = True
     chunk: int = 1024
+    lora_rank: int = 0              # 0: full fine-tuning
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def lora_layer_params(s: Shapes, rank: int, targets: tuple[str, ...]) -> int:
+    """Adapter parameters of one decoder layer: rank · (in + out) of each targeted projection."""
+    kv = {"q_proj": 2 * s.hidden, "k_proj": s.hidden + s.kv, "v_proj": s.hidden + s.kv, "o_proj": 2 * s.hidden,
+          "gate_proj": s.hidden + s.intermediate, "up_proj": s.hidden + s.intermediate,
+          "down_proj": s.intermediate + s.hidden}
+    return rank * sum(kv[t] for t in targets)
 
 
 def layer_activation_elements(s: Shapes) -> int:
@@ -75,10 +90,11 @@ def layer_activation_elements(s: Shapes) -> int:
     return 6 * s.hidden + 2 * s.kv + 4 * s.intermediate
 
 
-def model_bytes(s: Shapes, n: int, *, trainable: bool, critic: bool = False) -> dict[str, float]:
-    """Sharded float32 state of one model: params, and for a trained one grads and AdamW states."""
-    total = s.total - (s.lm_head if critic else 0)
-    train = s.trainable - (s.lm_head if critic else 0)
+def model_bytes(s: Shapes, n: int, *, trainable: bool, critic: bool = False, adapters: int = 0) -> dict[str, float]:
+    """Sharded float32 state of one model: params, and for a trained one grads and AdamW states
+    (`adapters` > 0: LoRA, those parameters alone train)."""
+    total = s.total - (s.lm_head if critic else 0) + adapters
+    train = adapters if adapters else s.trainable - (s.lm_head if critic else 0)
     return {"params": 4.0 * total / n, "grads": 4.0 * train / n if trainable else 0.0,
             "optimizer": 8.0 * train / n if trainable else 0.0}
 
@@ -86,8 +102,9 @@ def model_bytes(s: Shapes, n: int, *, trainable: bool, critic: bool = False) -> 
 def gathered_bytes(s: Shapes, setup: Setup, *, trainable: bool) -> float:
     if setup.gpus <= 1:
         return 0.0     # one process: the parameters are used where they are
-    unsharded = (s.root + 2 * s.layer) * setup.compute_bytes
-    grads = (s.root_trainable + s.layer) * 4.0 if trainable else 0.0
+    lora = lora_layer_params(s, setup.lora_rank, setup.lora_targets)
+    unsharded = (s.root + 2 * (s.layer + lora)) * setup.compute_bytes
+    grads = ((lora if lora else s.root_trainable + s.layer) * 4.0) if trainable else 0.0
     return unsharded + grads
 
 
@@ -111,8 +128,9 @@ def kv_cache_bytes(s: Shapes, sequences: int, length: int, dtype_bytes: int) -> 
 
 def sft_memory(s: Shapes, setup: Setup, *, micro: int, max_length: int, reference: bool = False) -> dict[str, float]:
     """An SFT step (reference=True: DPO, with a frozen sharded reference and pairs of sequences)."""
-    out = model_bytes(s, setup.gpus, trainable=True)
-    if reference:
+    adapters = lora_layer_params(s, setup.lora_rank, setup.lora_targets) * s.layers
+    out = model_bytes(s, setup.gpus, trainable=True, adapters=adapters)
+    if reference and not adapters:
         out["params"] += model_bytes(s, setup.gpus, trainable=False)["params"]
     out["gathered"] = gathered_bytes(s, setup, trainable=True)
     tokens = micro * max_length * (2 if reference else 1)
@@ -128,17 +146,18 @@ def ppo_memory(s: Shapes, setup: Setup, *, micro: int, max_length: int, rollout_
     """A PPO iteration's peak: actor and critic (no lm_head) trained, reference only when kl_coef > 0,
     the rollout replica and its KV cache (held during rollouts, which do not overlap the update: the
     larger of the two phases counts)."""
-    actor = model_bytes(s, setup.gpus, trainable=True)
-    critic = model_bytes(s, setup.gpus, trainable=True, critic=True)
+    adapters = lora_layer_params(s, setup.lora_rank, setup.lora_targets) * s.layers
+    actor = model_bytes(s, setup.gpus, trainable=True, adapters=adapters)
+    critic = model_bytes(s, setup.gpus, trainable=True, critic=True, adapters=adapters)
     out = {k: actor[k] + critic[k] for k in actor}
-    if kl:
+    if kl and not adapters:
         out["params"] += model_bytes(s, setup.gpus, trainable=False)["params"]
     out["gathered"] = gathered_bytes(s, setup, trainable=True)
     tokens = micro * max_length
     for key, ckpt in (("activations", setup.checkpointing), ("activations_no_ckpt", False), ("activations_ckpt", True)):
         # actor (with log-prob chunk) then critic, each freed after its backward: the larger counts
         out[key] = activation_bytes(s, setup, tokens, checkpointing=ckpt)
-    replica = s.total * setup.compute_bytes if setup.gpus > 1 else 0.0
+    replica = s.total * setup.compute_bytes if setup.gpus > 1 or adapters else 0.0
     kv = kv_cache_bytes(s, rollout_batch, max_length, setup.compute_bytes)
     # rollouts run between updates: replica + KV against gathered + activations
     out["rollout"] = replica + max(0.0, kv - out["activations"] - out["gathered"])
@@ -198,11 +217,15 @@ def recipe_config(recipe, shapes: str = "r1"):
 
 
 def stage_memory(cfg, s: Shapes, setup: Setup) -> dict[str, float] | None:
-    """Per-rank bytes of one stage's trainer config (None: a stage the planner does not size)."""
+    """Per-rank bytes of one stage's trainer config (None: a stage the planner does not size); the
+    stage's own lora section wins over setup.lora_rank."""
     from mgrd.training.config import DPOConfig, PPOConfig, SFTConfig
 
     n = setup.gpus
-    setup = Setup(n, setup.compute_bytes, cfg.run.activation_checkpointing, getattr(cfg, "logprob_chunk", setup.chunk))
+    lora = getattr(cfg, "lora", None)
+    rank, targets = (lora.rank, tuple(lora.target_modules)) if lora else (setup.lora_rank, setup.lora_targets)
+    setup = Setup(n, setup.compute_bytes, cfg.run.activation_checkpointing, getattr(cfg, "logprob_chunk", setup.chunk),
+                  rank, targets)
     if isinstance(cfg, SFTConfig):
         return sft_memory(s, setup, micro=cfg.micro_batch_size or -(-cfg.batch_size // n), max_length=cfg.max_length)
     if isinstance(cfg, DPOConfig):
@@ -214,12 +237,12 @@ def stage_memory(cfg, s: Shapes, setup: Setup) -> dict[str, float] | None:
     return None
 
 
-def plan_recipe(recipe, s: Shapes, *, gpus: int, compute_bytes: int = 2) -> dict[str, dict]:
+def plan_recipe(recipe, s: Shapes, *, gpus: int, compute_bytes: int = 2, lora_rank: int = 0) -> dict[str, dict]:
     """stage -> per-rank bytes by part, with the recipe's activation checkpointing (stages the planner does
-    not size, the tiny encoder pretraining, are left out)."""
+    not size, the tiny encoder pretraining, are left out); lora_rank > 0: every stage with LoRA adapters."""
     from mgrd.pipeline.trainer_configs import stage_configs
 
-    setup = Setup(gpus, compute_bytes)
+    setup = Setup(gpus, compute_bytes, lora_rank=lora_rank)
     out = {}
     for name, cfg in stage_configs(recipe).items():
         parts = stage_memory(cfg, s, setup)
@@ -228,11 +251,11 @@ def plan_recipe(recipe, s: Shapes, *, gpus: int, compute_bytes: int = 2) -> dict
     return out
 
 
-def smallest_fit(recipe, s: Shapes, *, gpu_bytes: float, limit: int = 4096) -> int | None:
+def smallest_fit(recipe, s: Shapes, *, gpu_bytes: float, limit: int = 4096, lora_rank: int = 0) -> int | None:
     """The fewest processes at which every stage fits, or None up to `limit`."""
     n = 1
     while n <= limit:
-        plans = plan_recipe(recipe, s, gpus=n)
+        plans = plan_recipe(recipe, s, gpus=n, lora_rank=lora_rank)
         if all(total(p) <= USABLE * gpu_bytes for p in plans.values()):
             return n
         n += 1 if n < 8 else 8

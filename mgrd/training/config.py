@@ -61,6 +61,41 @@ class OptimConfig:
         _number(self, "grad_clip", "a number >= 0 (0 = measure only)", lambda v: v >= 0)
 
 
+# The decoder's projections a LoRA adapter may target (Qwen2 attention and MLP).
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class LoraConfig:
+    """LoRA adapters (peft) on the decoder's projections; the section's presence enables them.
+
+    Only the adapters train (and the audio adaptor with train_adaptor); the decoder's base weights
+    and the encoder stay frozen. Each targeted Linear computes W x + (alpha / rank) · B A x, with
+    A [rank, in] and B [out, rank] (B starts at zero, so training starts from the base model).
+    """
+
+    rank: int = 16
+    alpha: float = 32.0
+    dropout: float = 0.0
+    target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
+    train_adaptor: bool = False
+
+    def __post_init__(self) -> None:
+        _integer(self, "rank", 1, "lora.")
+        _number(self, "alpha", "a number > 0", lambda v: v > 0, "lora.")
+        _number(self, "dropout", "a number in [0, 1)", lambda v: 0 <= v < 1, "lora.")
+        targets = self.target_modules
+        if not isinstance(targets, (list, tuple)) or not targets:
+            _bad("lora.target_modules", targets, "a non-empty list of " + ", ".join(LORA_TARGETS))
+        unknown = [t for t in targets if t not in LORA_TARGETS]
+        if unknown:
+            _bad("lora.target_modules", unknown, "names among " + ", ".join(LORA_TARGETS))
+        if len(set(targets)) != len(targets):
+            _bad("lora.target_modules", targets, "each name once")
+        if not isinstance(self.train_adaptor, bool):
+            _bad("lora.train_adaptor", self.train_adaptor, "true or false")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Where a run writes, how often it saves and logs, and how it resumes."""
@@ -103,11 +138,15 @@ class SFTConfig:
     logprob_chunk: int = 1024     # target tokens whose logits [chunk, V] exist at once in the loss
     train_adaptor_only: bool = False
     length_grouping: bool = True
+    lora: LoraConfig | None = None   # LoRA adapters instead of full fine-tuning
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
     def __post_init__(self) -> None:
         _sources(self, "data")
+        if self.lora is not None and self.train_adaptor_only:
+            raise ValueError("train_adaptor_only=true and a lora section contradict each other; accepted: one of "
+                             "them (lora.train_adaptor=true trains the adaptor together with the adapters)")
         _integer(self, "max_steps", 0)
         _integer(self, "batch_size", 1)
         _integer(self, "micro_batch_size", 0)
@@ -146,7 +185,8 @@ class PPOConfig:
     score_batch_size: int = 0     # sequences per no-grad scoring forward (old log-probs, values); 0 = micro_batch_size
     max_length: int = 4096        # prompt + response tokens; prompts longer than max_length - max_new_tokens are refused
     logprob_chunk: int = 1024     # response tokens whose logits [chunk, V] exist at once in the losses
-    rollout_dtype: str = "auto"   # the rollout replica under FSDP: "auto" = bfloat16 on GPU, float32 on CPU
+    rollout_dtype: str = "auto"   # the rollout replica (FSDP or LoRA): "auto" = bfloat16 on GPU, float32 on CPU
+    lora: LoraConfig | None = None   # LoRA adapters on the actor and on the critic instead of full fine-tuning
     optim: OptimConfig = field(default_factory=OptimConfig)
     critic_optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-5))
     run: RunConfig = field(default_factory=RunConfig)
@@ -197,6 +237,7 @@ class DPOConfig:
     beta: float = 0.1
     max_length: int = 4096
     logprob_chunk: int = 1024     # completion tokens whose logits [chunk, V] exist at once
+    lora: LoraConfig | None = None   # LoRA adapters instead of full fine-tuning
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
 

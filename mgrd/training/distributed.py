@@ -129,9 +129,15 @@ def full_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> 
     return get_optimizer_state_dict(model, optimizer, options=_FULL)
 
 
-def load_model_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Load a full state dict into a (possibly sharded) model."""
-    set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True, strict=True))
+def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], *, strict: bool = True) -> None:
+    """Load a full state dict into a (possibly sharded) model. strict=False: `state` holds a part of the
+    model's tensors (a LoRA checkpoint's trainable ones), each of which must be the model's."""
+    if not strict:
+        own = set(model.state_dict())
+        foreign = sorted(k for k in state if k not in own)
+        if foreign:
+            raise ValueError(f"{len(foreign)} saved tensors are not the model's, e.g. {foreign[:5]}")
+    set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True, strict=strict))
 
 
 def load_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:

@@ -38,10 +38,10 @@ def train_dpo(cfg: DPOConfig, *, after_step: StepHook | None = None) -> TrainRes
     info = run.info
     if cfg.batch_size % info.world_size:
         raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {info.world_size} processes")
-    model, tokenizer = run.load_model(cfg.model)
-    model.set_trainable(encoder=False, adaptor=True, decoder=True)
-    reference, _ = run.load_model(cfg.model)
-    reference.requires_grad_(False)
+    model, tokenizer = run.load_model(cfg.model, lora=cfg.lora)
+    if cfg.lora is None:
+        model.set_trainable(encoder=False, adaptor=True, decoder=True)
+    reference = run.load_reference(cfg.model, model)
 
     def encode_fn(record, source, key):
         chosen, rejected = encode_pair(record, tokenizer, key=key)

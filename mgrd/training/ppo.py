@@ -18,6 +18,7 @@ from mgrd.training.advantages import final_token_rewards, gae, whiten
 from mgrd.training.config import PPOConfig
 from mgrd.training.data import Example, MixedDataset, collate, encode_rl_prompt, split_micro
 from mgrd.training.distributed import GatheredState, all_reduce, shard
+from mgrd.training.lora import MergedState
 from mgrd.training.losses import approx_kl, kl_penalty, masked_sum, ppo_policy_loss, selective_logprobs, value_loss
 from mgrd.training.metrics import decoder_matmul_params
 from mgrd.training.optim import build_optimizer, clip_gradients
@@ -132,23 +133,24 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
     info = run.info
     if cfg.prompts_per_iteration % info.world_size or cfg.minibatch_size % info.world_size:
         raise ValueError("prompts_per_iteration and minibatch_size must be divisible by the number of processes")
-    model, tokenizer = run.load_model(cfg.model)
-    model.set_trainable(encoder=False, adaptor=True, decoder=True)
-    ref = None
-    if cfg.kl_coef > 0:   # the paper's setting (0) needs no reference model
-        ref, _ = run.load_model(cfg.model)
-        ref.requires_grad_(False)
+    model, tokenizer = run.load_model(cfg.model, lora=cfg.lora)
+    if cfg.lora is None:
+        model.set_trainable(encoder=False, adaptor=True, decoder=True)
+    # the paper's setting (kl_coef 0) needs no reference model
+    ref = run.load_reference(cfg.model, model) if cfg.kl_coef > 0 else None
     if reward_fn is None:
         reward_fn = reward_function(cfg.reward, grader or load_grader(cfg.grader),
                                     RewardWeights(accuracy=cfg.accuracy_weight, format=cfg.format_weight))
     dataset = MixedDataset(cfg.prompts, batch_size=cfg.prompts_per_iteration, seed=cfg.run.seed,
                            encode_fn=lambda record, source, key: (record, key))
     run.fingerprint["data"] = dataset.digests
-    critic, _ = run.load_model(cfg.model, critic=True)
+    critic, _ = run.load_model(cfg.model, critic=True, lora=cfg.lora)
     # Under FSDP the engine decodes from a replica refreshed one gathered parameter at a time
     # (GatheredState): bf16 on GPU, the one full copy a process holds (mgrd plan counts it).
+    # With LoRA too: the engine reads plain weights, so the replica gets W + s·BA (MergedState).
     replica = load_pretrained(cfg.model, dtype=_rollout_dtype(cfg, run.device), device=run.device,
-                              tokenizer_special_ids=tokenizer.special) if info.distributed else None
+                              tokenizer_special_ids=tokenizer.special) \
+        if info.distributed or cfg.lora is not None else None
     model, critic = shard(model, info).train(), shard(critic, info).train()
     if backend is None:
         backend = NativeRollout(replica if replica is not None else model, tokenizer,
@@ -181,7 +183,7 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
                                       thinking_budget=cfg.thinking_budget,
                                       seed=(cfg.run.seed * 1_000_003 + first + i) % 2**62)
                       for i in range(len(records))]
-            backend.sync_weights(GatheredState(model) if replica is not None else None)
+            backend.sync_weights(None if replica is None else MergedState(model) if cfg.lora else GatheredState(model))
             samples = collect(backend, prompts, records, params, reward_fn, close_ids=close_ids)
             # ---- values and advantages
             scored = _score(model, critic, ref, samples, pad, audio_ids, cfg.score_batch_size or cfg.micro_batch_size,

@@ -55,8 +55,9 @@ def train_sft(cfg: SFTConfig, *, after_step: StepHook | None = None) -> TrainRes
     if cfg.batch_size < 1:
         raise ValueError(f"batch_size={cfg.batch_size}; accepted: >= 1")
     run = StageRun("sft", cfg, data_digests={})
-    model, tokenizer = run.load_model(cfg.model)
-    model.set_trainable(encoder=False, adaptor=True, decoder=not cfg.train_adaptor_only)
+    model, tokenizer = run.load_model(cfg.model, lora=cfg.lora)
+    if cfg.lora is None:   # with LoRA the loader has chosen what trains
+        model.set_trainable(encoder=False, adaptor=True, decoder=not cfg.train_adaptor_only)
 
     def encode_fn(record, source, key):
         example = encode_example(record, tokenizer, loss_on=source.loss_on, key=key)

@@ -18,10 +18,12 @@ from mgrd.chat import Tokenizer
 from mgrd.model import AudioLM, empty_model, restore_buffers, save_pretrained
 from mgrd.runtime import seed_everything
 from mgrd.training import checkpoint as ckpt
-from mgrd.training.config import config_fingerprint, dump_config
+from mgrd.training.config import LoraConfig, config_fingerprint, dump_config
 from mgrd.training.distributed import (DistInfo, barrier, full_model_state, full_optimizer_state, init_distributed,
                                        load_model_state, load_optimizer_state)
 from mgrd.training.loading import load_for_training
+from mgrd.training.lora import (BaseModelView, read_adapter_state, trainable_names, trainable_state,
+                               write_adapter_dir)
 from mgrd.training.metrics import MetricsLog
 from mgrd.training.preemption import StopRequest
 from mgrd.training.run import record_run
@@ -49,13 +51,32 @@ class StageRun:
     def device(self) -> torch.device:
         return self.info.device
 
-    def load_model(self, path: str | os.PathLike, *, critic: bool = False,
-                   sharded: bool = True) -> tuple[nn.Module, Tokenizer]:
+    @property
+    def lora(self) -> LoraConfig | None:
+        """The stage's LoRA section (None: full fine-tuning)."""
+        return getattr(self.cfg, "lora", None)
+
+    def load_model(self, path: str | os.PathLike, *, critic: bool = False, sharded: bool = True,
+                   lora: LoraConfig | None = None) -> tuple[nn.Module, Tokenizer]:
         """The AudioLM (or a Critic on its decoder) of a checkpoint with float32 master weights, on this
         process's device; under FSDP already sharded (mgrd.training.loading), with the run's activation
-        checkpointing and mixed-precision switches applied."""
+        checkpointing and mixed-precision switches applied; with `lora`, adapters that alone train."""
         return load_for_training(path, self.info, critic=critic, checkpointing=self.run_cfg.activation_checkpointing,
-                                 mixed_precision=self.mixed_precision, sharded=sharded)
+                                 mixed_precision=self.mixed_precision, sharded=sharded, lora=lora,
+                                 seed=self.run_cfg.seed)
+
+    def load_reference(self, path: str | os.PathLike, policy: nn.Module):
+        """The frozen starting model that DPO and PPO's KL compare against.
+
+        With LoRA and a frozen adaptor it is `policy` with its adapters switched off (BaseModelView):
+        exactly the starting model, with no second copy of the weights. Otherwise a second model is
+        loaded (a trained adaptor moves away from the start, so the policy cannot stand for it).
+        """
+        if self.lora is not None and not self.lora.train_adaptor:
+            return BaseModelView(policy)
+        reference, _ = self.load_model(path)
+        reference.requires_grad_(False)
+        return reference
 
     @property
     def mixed_precision(self) -> bool:
@@ -88,11 +109,16 @@ class StageRun:
         state = ckpt.load_checkpoint(path)
         ckpt.check_compatible(state.trainer_state.get("fingerprint", {}), self.fingerprint,
                               allow_changed=self.run_cfg.allow_changed, path=path)
-        load_model_state(model, state.model)
+        model_state = state.model if self.lora is None else read_adapter_state(state.model)
+        if self.lora is not None:
+            lost = sorted(set(trainable_names(model)) - set(model_state))
+            if lost:
+                raise ckpt.CheckpointError(f"checkpoint {path} lacks {len(lost)} trained tensors, e.g. {lost[:3]}")
+        load_model_state(model, model_state, strict=self.lora is None)
         for name, module in (modules or {}).items():
             if name not in state.modules:
                 raise ckpt.CheckpointError(f"checkpoint {path} has no {name}.safetensors")
-            load_model_state(module, state.modules[name])
+            load_model_state(module, state.modules[name], strict=self.lora is None)
         for name, (module, opt) in optimizers.items():
             if name not in state.optimizers:
                 raise ckpt.CheckpointError(f"checkpoint {path} has no optim_{name}.safetensors")
@@ -103,15 +129,19 @@ class StageRun:
     def save(self, step: int, model: AudioLM, tokenizer: Tokenizer, *,
              optimizers: Mapping[str, tuple[nn.Module, torch.optim.Optimizer]],
              modules: Mapping[str, nn.Module] | None = None, extra: Mapping[str, Any] | None = None) -> Path | None:
-        """Commit checkpoint `step` (collective: every process calls; the main one writes)."""
-        model_state = full_model_state(model)
-        module_states = {n: full_model_state(m) for n, m in (modules or {}).items()}
+        """Commit checkpoint `step` (collective: every process calls; the main one writes).
+
+        With LoRA the checkpoint's model/ is an adapter directory and the other modules keep their
+        trainable parameters only: the frozen base is the stage's input model, never copied.
+        """
+        model_state = self._kept_state(model)
+        module_states = {n: self._kept_state(m) for n, m in (modules or {}).items()}
         optim_states = {n: full_optimizer_state(m, o) for n, (m, o) in optimizers.items()}
         path = None
         if self.info.main:
             config = model.config
             path = ckpt.save_checkpoint(
-                self.dir, step, model_writer=lambda d: export_model(config, model_state, d, tokenizer),
+                self.dir, step, model_writer=lambda d: self._write_model(config, model_state, d, tokenizer),
                 modules=module_states, optimizers=optim_states,
                 trainer_state={"stage": self.stage, "fingerprint": self.fingerprint, **(extra or {})},
                 config_text=self.config_text, keep_last=self.run_cfg.keep_last)
@@ -119,13 +149,25 @@ class StageRun:
         return path
 
     def export(self, model: AudioLM, tokenizer: Tokenizer, name: str = "model") -> Path:
-        """Write the trained model to RUN/<name> in the official layout (collective)."""
-        state = full_model_state(model)
+        """Write the trained model to RUN/<name> in the official layout, or with LoRA as an adapter
+        directory on the stage's input model (collective)."""
+        state = self._kept_state(model)
         out = self.dir / name
         if self.info.main:
-            export_model(model.config, state, out, tokenizer)
+            self._write_model(model.config, state, out, tokenizer)
         barrier()
         return out
+
+    def _kept_state(self, module: nn.Module) -> dict[str, torch.Tensor]:
+        """What a checkpoint keeps of `module`: all of it, or with LoRA its trainable part (collective)."""
+        state = full_model_state(module)
+        return state if self.lora is None else trainable_state(module, state)
+
+    def _write_model(self, config, state: Mapping[str, torch.Tensor], path: Path, tokenizer: Tokenizer) -> None:
+        if self.lora is None:
+            export_model(config, state, path, tokenizer)
+        else:
+            write_adapter_dir(path, state, self.lora, base=self.cfg.model, tokenizer=tokenizer)
 
     def metrics(self, total: int, start: int, show: tuple[str, ...] = ("loss",)) -> MetricsLog:
         return MetricsLog(self.dir, enabled=self.info.main, total=total, start_step=start,

@@ -85,3 +85,22 @@ def test_a_stage_that_does_not_fit_is_named_and_more_gpus_help():
     small_gpu = P.plan_recipe(r, s, gpus=1)
     assert P.total(small_gpu["text_rl"]) > 0.9 * 80 * P.GiB
     assert P.smallest_fit(r, s, gpu_bytes=80 * P.GiB) == 6
+
+
+def test_lora_keeps_grads_and_optimizer_states_for_the_adapters_only():
+    s = P.Shapes.of(P.preset_config("r1"))
+    # rank 16 on q, k, v, o (5120 -> 5120, 5120 -> 1024 twice, 5120 -> 5120), gate, up (5120 -> 27648), down:
+    # 16 x (4·5120 + 2·(5120 + 1024) + 3·(5120 + 27648)) = 16 x 131,072 = 2,097,152 per layer; 64 layers
+    assert P.lora_layer_params(s, 16, P.Setup(1).lora_targets) == 2_097_152
+    adapters = 2_097_152 * 64
+    lora = P.Setup(8, 2, True, lora_rank=16)
+    sft = P.sft_memory(s, lora, micro=1, max_length=12288)
+    assert sft["params"] == 4 * (s.total + adapters) / 8
+    assert sft["grads"] == 4 * adapters / 8 == 67_108_864
+    assert sft["optimizer"] == 8 * adapters / 8
+    dpo = P.sft_memory(s, lora, micro=1, max_length=12288, reference=True)
+    assert dpo["params"] == sft["params"]          # the reference is the policy with adapters off
+    one = P.ppo_memory(s, P.Setup(1, 2, True, lora_rank=16), micro=1, max_length=12288, rollout_batch=16, kl=True)
+    assert one["rollout"] >= 2 * s.total           # the merged replica the engine decodes from, on one process too
+    full = P.sft_memory(s, P.Setup(8, 2, True), micro=1, max_length=12288)
+    assert P.total(full) - P.total(sft) > 45 * P.GiB

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 
 from mgrd.training.config import DPOConfig, PPOConfig, SFTConfig, from_dict
@@ -65,6 +66,39 @@ def test_two_processes_match_one(micro_dir, tmp_path, stage, checkpointing):
     for one, two in zip(single.history, logged):
         for k in keys:
             assert two[k] == pytest.approx(one[k], rel=TOLERANCE, abs=1e-6), (k, one[k], two[k])
+
+
+@pytest.mark.parametrize("stage", ["sft", "dpo", "ppo"])
+def test_two_processes_match_one_with_lora(micro_dir, tmp_path, stage):
+    """peft adapters injected on the meta device, sharded with FSDP2 and seeded per name: the same
+    losses and the same saved adapters as one process (PPO: the actor's and the critic's adapters,
+    the KL reference as the base with adapters off, the replica refreshed with merged weights)."""
+    pytest.importorskip("peft")
+    from safetensors.torch import load_file
+
+    cls, train, base = configs(micro_dir, tmp_path)[stage]
+    base = {**base, "lora": {"rank": 4, "alpha": 8.0, "dropout": 0.0}}
+    if stage == "ppo":
+        base["kl_coef"] = 0.1
+    single = train(from_dict(cls, {**base, "run": {**base["run"], "dir": str(tmp_path / "one")}}))
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump({**base, "run": {**base["run"], "dir": str(tmp_path / "two")}}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "mgrd.cli.main", stage, str(cfg_file)], capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    logged = [json.loads(x) for x in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
+    keys = {"sft": ("loss",), "dpo": ("loss", "margin"), "ppo": ("reward", "policy_loss", "value_loss", "kl_ref")}[stage]
+    assert len(logged) == len(single.history)
+    for one, two in zip(single.history, logged):
+        for k in keys:
+            assert two[k] == pytest.approx(one[k], rel=TOLERANCE, abs=1e-6), (k, one[k], two[k])
+    a = load_file(str(tmp_path / "one" / "model" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "two" / "model" / "adapter_model.safetensors"))
+    assert a.keys() == b.keys() and len(a) == 28
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=TOLERANCE, atol=1e-6)
 
 
 SHARDED_LOAD = """
