@@ -122,7 +122,7 @@ def experiment(
     only: Annotated[str, typer.Option(help="comma-separated variants (default: all)")] = "",
     overrides: OverridesArg = None,
 ) -> None:
-    """The paper's ablations at tiny scale (format reward, curation range, surrogate cold start)."""
+    """The paper's ablations at tiny scale (format reward, curation range, surrogate cold start) and PPO vs GRPO."""
     from mgrd.pipeline.ablations import run_ablations
 
     with user_errors():

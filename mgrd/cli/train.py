@@ -46,7 +46,7 @@ def ppo(config: ConfigArg, overrides: OverridesArg = None,
         allow_custom_grader: Annotated[bool, typer.Option(
             "--allow-custom-grader", help="let the config's grader import a module outside mgrd (runs its code)")]
         = False) -> None:
-    """PPO with a critic on verifiable rewards (text, audio or modality reward)."""
+    """PPO on verifiable rewards: with a critic (advantage=gae, the paper's) or GRPO (advantage=grpo)."""
     from mgrd.training.config import PPOConfig, load_config
     from mgrd.training.ppo import custom_graders_allowed, train_ppo
 

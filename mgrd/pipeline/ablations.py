@@ -1,4 +1,5 @@
-"""The paper's ablations at a recipe's scale: format reward, RL-data curation, textual-surrogate cold start.
+"""The paper's ablations at a recipe's scale (format reward, RL-data curation, textual-surrogate cold start),
+and the RL advantage estimator (PPO with a critic against GRPO).
 
 The MGRD run is made once (`RUN/mgrd`); each variant changes one setting and reuses every stage of
 the MGRD run whose key it shares (the world, the pretraining stand-ins and, for the RL ablations,
@@ -20,6 +21,7 @@ VARIANTS: dict[str, list[str]] = {
     "curation_failed": ["iterations.curation.strategy=failed"],
     "curation_unfiltered": ["iterations.curation.strategy=unfiltered"],
     "surrogate_cold_start": ["cold_start.cot_style=surrogate"],
+    "grpo": ["text_rl.advantage=grpo", "iterations.rl.advantage=grpo"],
 }
 # comparison rows: ablation/setting -> variant
 GROUPS: dict[str, str] = {
@@ -27,6 +29,7 @@ GROUPS: dict[str, str] = {
     "curation/range [3,6]": "mgrd", "curation/failed (pass=0)": "curation_failed",
     "curation/unfiltered": "curation_unfiltered",
     "cold_start/grounded (MGRD)": "mgrd", "cold_start/textual surrogate": "surrogate_cold_start",
+    "rl_estimator/ppo (critic)": "mgrd", "rl_estimator/grpo": "grpo",
 }
 
 

@@ -142,20 +142,22 @@ def sft_memory(s: Shapes, setup: Setup, *, micro: int, max_length: int, referenc
 
 
 def ppo_memory(s: Shapes, setup: Setup, *, micro: int, max_length: int, rollout_batch: int,
-               kl: bool) -> dict[str, float]:
-    """A PPO iteration's peak: actor and critic (no lm_head) trained, reference only when kl_coef > 0,
-    the rollout replica and its KV cache (held during rollouts, which do not overlap the update: the
-    larger of the two phases counts)."""
+               kl: bool, critic: bool = True) -> dict[str, float]:
+    """A PPO iteration's peak: the actor and, with GAE (`critic`), the critic (no lm_head) trained
+    (GRPO has none), reference only when kl_coef > 0 (with adapters: the base with adapters off),
+    the rollout replica and its KV cache (held during rollouts, which do not overlap the update:
+    the larger of the two phases counts)."""
     adapters = lora_layer_params(s, setup.lora_rank, setup.lora_targets) * s.layers
-    actor = model_bytes(s, setup.gpus, trainable=True, adapters=adapters)
-    critic = model_bytes(s, setup.gpus, trainable=True, critic=True, adapters=adapters)
-    out = {k: actor[k] + critic[k] for k in actor}
+    out = model_bytes(s, setup.gpus, trainable=True, adapters=adapters)
+    if critic:
+        value = model_bytes(s, setup.gpus, trainable=True, critic=True, adapters=adapters)
+        out = {k: out[k] + value[k] for k in out}
     if kl and not adapters:
         out["params"] += model_bytes(s, setup.gpus, trainable=False)["params"]
     out["gathered"] = gathered_bytes(s, setup, trainable=True)
     tokens = micro * max_length
     for key, ckpt in (("activations", setup.checkpointing), ("activations_no_ckpt", False), ("activations_ckpt", True)):
-        # actor (with log-prob chunk) then critic, each freed after its backward: the larger counts
+        # actor (with log-prob chunk) then critic, each freed after its backward: the actor's, the larger, counts
         out[key] = activation_bytes(s, setup, tokens, checkpointing=ckpt)
     replica = s.total * setup.compute_bytes if setup.gpus > 1 or adapters else 0.0
     kv = kv_cache_bytes(s, rollout_batch, max_length, setup.compute_bytes)
@@ -233,7 +235,8 @@ def stage_memory(cfg, s: Shapes, setup: Setup) -> dict[str, float] | None:
                           reference=True)
     if isinstance(cfg, PPOConfig):
         return ppo_memory(s, setup, micro=cfg.micro_batch_size or -(-cfg.minibatch_size // n),
-                          max_length=cfg.max_length, rollout_batch=cfg.rollout_batch_size, kl=cfg.kl_coef > 0)
+                          max_length=cfg.max_length, rollout_batch=cfg.rollout_batch_size, kl=cfg.kl_coef > 0,
+                          critic=cfg.advantage == "gae")
     return None
 
 

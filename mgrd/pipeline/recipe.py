@@ -69,7 +69,11 @@ class SFTSpec:
 
 @dataclass
 class PPOSpec:
-    """A PPO stage (iterations 0 skips it). Paper: 16 samples, clip 0.2, gamma = lambda = 1, no KL."""
+    """A PPO stage (iterations 0 skips it). Paper: 16 samples, clip 0.2, gamma = lambda = 1, no KL, a critic.
+
+    `advantage: grpo` replaces the critic by each prompt's group of samples (mgrd.training.config.PPOConfig;
+    docs/training.md, "GRPO and PPO"); `critic_lr` then goes unused.
+    """
 
     iterations: int = 10
     prompts_per_iteration: int = 8
@@ -89,6 +93,9 @@ class PPOSpec:
     rollout_batch_size: int = 64  # sequences the engine decodes at once
     score_batch_size: int = 0    # sequences per scoring forward (old log-probs, values); 0 = micro_batch_size
     max_length: int = 4096       # prompt + response tokens (>= max_prompt_tokens + max_new_tokens)
+    advantage: str = "gae"       # "gae" (PPO with a critic, the paper's) or "grpo" (group-normalised, no critic)
+    grpo_scale: str = "std"      # grpo: "std" divides by the group's std + grpo_eps; "none" only centres (Dr. GRPO)
+    grpo_eps: float = 1e-6
 
 
 @dataclass

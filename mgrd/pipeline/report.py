@@ -314,7 +314,9 @@ def comparison_table(runs: Mapping[str, Mapping]) -> list[dict[str, Any]]:
     its paired interval `delta_ci95` over `n` items (from the final stage's claim; `scaling` says
     test-time or inverted scaling only when that interval excludes 0), `budgets` is [(label, accuracy)]
     with "∞" last, `rl_length_first/last` are the reasoning tokens at the first and last iteration of
-    the run's last RL stage; anything not in the summary is None."""
+    the run's last RL stage and `rl_lengths` those of every RL stage (stage -> (first, last)), `wall_s`
+    is the run's wall time in seconds (stages shared with another run at the time they took there) and
+    `rl_wall_s` that of its RL stages; anything not in the summary is None."""
     rows = []
     for name, summary in runs.items():
         evals = _evals(summary)
@@ -324,6 +326,8 @@ def comparison_table(runs: Mapping[str, Mapping]) -> list[dict[str, Any]]:
         rl_stage = list(rl)[-1] if rl else None
         lengths = _series(rl.get(rl_stage, []), "reasoning_tokens")
         paired = _think_claim(_claims(summary), final_name) if final_name else None
+        rl_lengths = {stage: (series[0], series[-1]) for stage, points in rl.items()
+                      if (series := _series(points, "reasoning_tokens"))}
         rows.append({"run": name, "final_stage": final_name, "think": _number(accuracy.get("think")),
                      "no_think": _number(accuracy.get("no_think")), "delta": _delta(accuracy),
                      "delta_ci95": (paired or {}).get("ci95"), "n": (paired or {}).get("n"),
@@ -333,8 +337,17 @@ def comparison_table(runs: Mapping[str, Mapping]) -> list[dict[str, Any]]:
                      "grounding": _number(final.get("grounding")),
                      "self_cognition_error": _number(final.get("self_cognition_error")), "rl_stage": rl_stage,
                      "rl_length_first": lengths[0] if lengths else None,
-                     "rl_length_last": lengths[-1] if lengths else None})
+                     "rl_length_last": lengths[-1] if lengths else None, "rl_lengths": rl_lengths,
+                     "wall_s": _number(summary.get("wall_s")), "rl_wall_s": _stage_wall(summary, set(rl))})
     return rows
+
+
+def _stage_wall(summary: Mapping, names: set[str]) -> float | None:
+    """Total wall time in seconds of the named stages, None when none of them has one recorded."""
+    times = [_number(s.get("wall_s")) for s in summary.get("stages") or []
+             if isinstance(s, Mapping) and s.get("name") in names]
+    times = [t for t in times if t is not None]
+    return sum(times) if times else None
 
 
 def _groups(runs: Mapping[str, Mapping]) -> dict[str, dict[str, Mapping]]:
@@ -348,18 +361,19 @@ def _groups(runs: Mapping[str, Mapping]) -> dict[str, dict[str, Mapping]]:
 def _comparison_section(group: str, runs: dict[str, Mapping], plot_dir: Path | None) -> list[str]:
     lines = [f"## {group}", "", "| run | think | no-think | think − no-think [95 % CI], n | scaling | "
              "accuracy by budget | "
-             "reasoning tokens | grounding | self-cognition error | RL reasoning tokens (first → last) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "reasoning tokens | grounding | self-cognition error | wall time | RL wall time | "
+             "RL reasoning tokens (first → last) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     rows = comparison_table(runs)
     for row in rows:
         budgets = " · ".join(f"{label}: {_pct(v)}" for label, v in row["budgets"]) or "–"
-        lengths = [v for v in (row["rl_length_first"], row["rl_length_last"]) if v is not None]
-        rl = f"{_first_last(lengths, '.1f')} ({row['rl_stage']})" if lengths else NOT_MEASURED
+        rl = "; ".join(f"{_first_last(list(ends), '.1f')} ({stage})" for stage, ends in row["rl_lengths"].items())
         diff = _points(row["delta"]) if row["delta_ci95"] is None else \
             f"{_points(row['delta'])} {verdicts.interval(row['claim'])}, n = {row['n']}"
         lines.append(f"| {row['run']} | {_pct(row['think'])} | {_pct(row['no_think'])} | {diff} | "
                      f"{row['scaling']} | {budgets} | {_fmt(row['reasoning_tokens'], '.1f')} | "
-                     f"{_fmt(row['grounding'], '.2f')} | {_pct(row['self_cognition_error'])} | {rl} |")
+                     f"{_fmt(row['grounding'], '.2f')} | {_pct(row['self_cognition_error'])} | "
+                     f"{_duration(row['wall_s'])} | {_duration(row['rl_wall_s'])} | {rl or NOT_MEASURED} |")
     lines.append("")
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", group)
     series = {name: _rl_stages(s) for name, s in runs.items()}
@@ -380,7 +394,9 @@ def write_comparison(out_dir: str | Path, runs: Mapping[str, Mapping]) -> Path:
     lines = ["# MGRD ablation report", "",
              f"- runs: {', '.join(runs)}",
              "- final-stage numbers; think − no-think is test-time scaling when its paired 95 % interval lies "
-             "above 0, inverted scaling when it lies below 0, and not significant when it holds 0"]
+             "above 0, inverted scaling when it lies below 0, and not significant when it holds 0",
+             "- wall time: every stage of the run, a stage shared with another run at the time it took there; "
+             "RL wall time: the RL stages alone"]
     lines += [] if plot_dir else [f"- plots not drawn: {plots.INSTALL_HINT}"]
     lines.append("")
     for group, members in _groups(runs).items():

@@ -36,6 +36,7 @@ def ppo_config(spec: Any, model: str, prompts: Sequence[SourceConfig], run: RunC
                      minibatch_size=spec.minibatch_size, micro_batch_size=spec.micro_batch_size, clip=spec.clip,
                      kl_coef=spec.kl_coef, rollout_batch_size=spec.rollout_batch_size,
                      score_batch_size=spec.score_batch_size, max_length=spec.max_length,
+                     advantage=spec.advantage, grpo_scale=spec.grpo_scale, grpo_eps=spec.grpo_eps,
                      optim=OptimConfig(lr=spec.lr), critic_optim=OptimConfig(lr=spec.critic_lr), run=run)
 
 

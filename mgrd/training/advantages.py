@@ -1,4 +1,4 @@
-"""Advantage estimation as pure functions: outcome rewards on the final token, GAE, whitening."""
+"""Advantage estimation as pure functions: outcome rewards on the final token, GAE, whitening, GRPO groups."""
 
 from __future__ import annotations
 
@@ -52,3 +52,51 @@ def whiten(values: Tensor, mask: Tensor, *, shift_mean: bool = True, eps: float 
     if not shift_mean:
         out = out + mean
     return out * m
+
+
+GROUP_SCALES = ("std", "none")
+
+
+def group_advantages(scores: Tensor, group_size: int | None = None, *, scale: str = "std",
+                     eps: float = 1e-6) -> Tensor:
+    """Each sample's outcome reward against the other samples of its prompt (GRPO): -> [P*n] float32.
+
+    `scores` is [P, n] (a row per prompt) or [P*n] in prompt-major order (the n samples of prompt
+    0, then of prompt 1, ...; `group_size` = n). A_i = r_i − mean(group) for scale "none" (Dr.
+    GRPO), divided by std(group) + eps for scale "std" (sample std, n − 1 in the denominator, as
+    GRPO is usually written). A group whose rewards are all equal carries no signal: its
+    advantages are exactly 0 (not the rounding error of its mean over eps).
+    """
+    if scale not in GROUP_SCALES:
+        raise ValueError(f"scale={scale!r} is not accepted; accepted: {', '.join(GROUP_SCALES)}")
+    if scores.dim() == 2:
+        if group_size is not None and group_size != scores.shape[1]:
+            raise ValueError(f"scores are [P, n] = {list(scores.shape)} but group_size={group_size}; "
+                             "give group_size=None or n")
+        groups = scores
+    elif scores.dim() == 1:
+        if group_size is None or group_size < 1 or scores.numel() % group_size:
+            raise ValueError(f"{scores.numel()} scores in a row need group_size (the samples per prompt) that "
+                             f"divides them; got group_size={group_size}")
+        groups = scores.reshape(-1, group_size)
+    else:
+        raise ValueError(f"scores must be [P, n] or [P*n]; got shape {list(scores.shape)}")
+    if groups.shape[1] < 2:
+        raise ValueError("group advantages need at least 2 samples per prompt (a group of 1 has nothing to "
+                         f"compare with); got {groups.shape[1]}")
+    g = groups.double()
+    adv = g - g.mean(dim=1, keepdim=True)
+    if scale == "std":
+        adv = adv / (g.std(dim=1, keepdim=True) + eps)
+    flat = (g == g[:, :1]).all(dim=1, keepdim=True)
+    return torch.where(flat, torch.zeros_like(adv), adv).float().reshape(-1)
+
+
+def sequence_advantages(per_sequence: Tensor, mask: Tensor) -> Tensor:
+    """One advantage per sequence on every masked (sampled) token: per_sequence [B], mask [B, T] -> [B, T].
+
+    Forced tokens (mask 0, e.g. a budget's `</think>`) and padding get 0.
+    """
+    if per_sequence.shape != mask.shape[:1]:
+        raise ValueError(f"{list(per_sequence.shape)} advantages for {mask.shape[0]} sequences")
+    return per_sequence.float()[:, None].to(mask.device) * mask.float()

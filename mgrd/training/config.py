@@ -156,7 +156,13 @@ class SFTConfig:
 
 @dataclass(frozen=True)
 class PPOConfig:
-    """PPO with a critic on verifiable rewards (paper eqs. 2-3 and 6-8)."""
+    """The clipped policy-gradient trainer on verifiable rewards (paper eqs. 2-3 and 6-8).
+
+    `advantage` picks the estimator once, at setup: "gae" is PPO with a critic (the paper's;
+    `critic_optim`, `value_clip`, `gamma`, `lam` and `whiten_advantages` apply to it alone);
+    "grpo" normalises each prompt's outcome rewards over its `samples_per_prompt` rollouts and
+    builds no critic (`grpo_scale`, `grpo_eps` apply to it alone).
+    """
 
     model: str
     prompts: list[SourceConfig]
@@ -181,6 +187,9 @@ class PPOConfig:
     kl_coef: float = 0.0          # paper: no KL penalty; the KL to the start model is always logged
     entropy_coef: float = 0.0
     whiten_advantages: bool = False
+    advantage: str = "gae"        # "gae" (PPO with a critic) or "grpo" (group-normalised outcome rewards, no critic)
+    grpo_scale: str = "std"       # grpo: "std" = (r - mean) / (std + grpo_eps) per group; "none" = r - mean (Dr. GRPO)
+    grpo_eps: float = 1e-6        # grpo, "std": added to the group's std (sample std, n - 1 in the denominator)
     rollout_batch_size: int = 64  # sequences the engine decodes at once
     score_batch_size: int = 0     # sequences per no-grad scoring forward (old log-probs, values); 0 = micro_batch_size
     max_length: int = 4096        # prompt + response tokens; prompts longer than max_length - max_new_tokens are refused
@@ -220,6 +229,17 @@ class PPOConfig:
         _number(self, "lam", "a number in [0, 1]", lambda v: 0 <= v <= 1)
         _integer(self, "max_length", 2)
         _integer(self, "logprob_chunk", 1)
+        _choice(self, "advantage", ("gae", "grpo"))
+        _choice(self, "grpo_scale", ("std", "none"))
+        _number(self, "grpo_eps", "a number > 0", lambda v: v > 0)
+        if self.advantage == "grpo":
+            if self.samples_per_prompt < 2:
+                raise ValueError(f"advantage='grpo' compares the samples of one prompt with each other: "
+                                 f"samples_per_prompt={self.samples_per_prompt} is not accepted; accepted: >= 2 "
+                                 "(or advantage='gae', which learns a critic)")
+            if self.whiten_advantages:
+                raise ValueError("whiten_advantages=true is not accepted with advantage='grpo', which already "
+                                 "normalises each prompt's group (grpo_scale); accepted: false")
         if self.max_length <= self.max_new_tokens:
             raise ValueError(f"max_length={self.max_length} leaves no room for a prompt before max_new_tokens="
                              f"{self.max_new_tokens}; accepted: max_length > max_new_tokens")

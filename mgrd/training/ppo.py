@@ -1,4 +1,9 @@
-"""PPO with a critic on verifiable rewards: rollouts -> rewards -> values -> GAE -> epochs of minibatch updates."""
+"""PPO on verifiable rewards: rollouts -> rewards -> advantages -> epochs of clipped minibatch updates.
+
+The advantage estimator is chosen once, at setup (`PPOConfig.advantage`): "gae" learns a critic
+(values -> GAE, the paper's PPO); "grpo" normalises each prompt's rewards over its samples and
+builds no critic at all (no model, optimizer, value loss or checkpoint file for one).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import torch
 
 from mgrd.chat import NO_THINK_PREFILL
 from mgrd.model import load_pretrained
-from mgrd.training.advantages import final_token_rewards, gae, whiten
+from mgrd.training.advantages import final_token_rewards, gae, group_advantages, sequence_advantages, whiten
 from mgrd.training.config import PPOConfig
 from mgrd.training.data import Example, MixedDataset, collate, encode_rl_prompt, split_micro
 from mgrd.training.distributed import GatheredState, all_reduce, shard
@@ -103,9 +108,10 @@ def _logprobs(model, b, cfg: PPOConfig, *, with_entropy: bool = False, entropy_g
 
 @torch.no_grad()
 def _score(model, critic, ref, samples, pad_id, audio_ids, micro, run, cfg) -> dict[str, torch.Tensor]:
-    """Old log-probs (actor), reference log-probs (when there is a reference) and values, [N, L] each."""
+    """Old log-probs (actor), reference log-probs (when there is a reference) and values (when there is a
+    critic), [N, L] each."""
     width = max(len(s.input_ids) for s in samples)
-    keys = ("old", "values", "mask") + (("ref",) if ref is not None else ())
+    keys = ("old", "mask") + (("values",) if critic is not None else ()) + (("ref",) if ref is not None else ())
     out = {k: torch.zeros(len(samples), width) for k in keys}
     row = 0
     for chunk in split_micro(samples, micro):
@@ -115,8 +121,9 @@ def _score(model, critic, ref, samples, pad_id, audio_ids, micro, run, cfg) -> d
             out["old"][row:row + n, :w] = _logprobs(model, b, cfg)[0].cpu()
             if ref is not None:
                 out["ref"][row:row + n, :w] = _logprobs(ref, b, cfg)[0].cpu()
-            v = critic(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask)
-        out["values"][row:row + n, :w] = v.float().cpu()
+            if critic is not None:
+                v = critic(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask)
+                out["values"][row:row + n, :w] = v.float().cpu()
         out["mask"][row:row + n, :w] = b.loss_mask.cpu()
         row += n
     return out
@@ -124,7 +131,8 @@ def _score(model, critic, ref, samples, pad_id, audio_ids, micro, run, cfg) -> d
 
 def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grader | None = None,
               backend: RolloutBackend | None = None, after_step: StepHook | None = None) -> TrainResult:
-    """Run PPO iterations to cfg.iterations (resuming from the run directory's newest checkpoint).
+    """Run PPO iterations to cfg.iterations (resuming from the run directory's newest checkpoint), with a
+    critic and GAE (`advantage: gae`) or group-normalised rewards and no critic (`advantage: grpo`).
 
     The reward is `reward_fn(completion, record)` if given, else cfg.reward bound to `grader`
     (else cfg.grader).
@@ -144,20 +152,25 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
     dataset = MixedDataset(cfg.prompts, batch_size=cfg.prompts_per_iteration, seed=cfg.run.seed,
                            encode_fn=lambda record, source, key: (record, key))
     run.fingerprint["data"] = dataset.digests
-    critic, _ = run.load_model(cfg.model, critic=True, lora=cfg.lora)
+    critic = None
+    if cfg.advantage == "gae":   # GRPO's baseline is the group mean: no critic is built
+        critic, _ = run.load_model(cfg.model, critic=True, lora=cfg.lora)
+        critic = shard(critic, info).train()
     # Under FSDP the engine decodes from a replica refreshed one gathered parameter at a time
     # (GatheredState): bf16 on GPU, the one full copy a process holds (mgrd plan counts it).
     # With LoRA too: the engine reads plain weights, so the replica gets W + s·BA (MergedState).
     replica = load_pretrained(cfg.model, dtype=_rollout_dtype(cfg, run.device), device=run.device,
                               tokenizer_special_ids=tokenizer.special) \
         if info.distributed or cfg.lora is not None else None
-    model, critic = shard(model, info).train(), shard(critic, info).train()
+    model = shard(model, info).train()
     if backend is None:
         backend = NativeRollout(replica if replica is not None else model, tokenizer,
                                 max_batch_size=cfg.rollout_batch_size)
-    actor_opt, critic_opt = build_optimizer(model, cfg.optim), build_optimizer(critic, cfg.critic_optim)
-    optimizers = {"actor": (model, actor_opt), "critic": (critic, critic_opt)}
-    start, _ = run.resume(model, optimizers=optimizers, modules={"critic": critic})
+    actor_opt = build_optimizer(model, cfg.optim)
+    critic_opt = build_optimizer(critic, cfg.critic_optim) if critic is not None else None
+    optimizers = {"actor": (model, actor_opt), **({"critic": (critic, critic_opt)} if critic is not None else {})}
+    modules = {"critic": critic} if critic is not None else {}
+    start, _ = run.resume(model, optimizers=optimizers, modules=modules)
     log = run.metrics(cfg.iterations, start, show=("reward", "accuracy"))
     pad = tokenizer.special.endoftext
     close_ids = tokenizer.encode(NO_THINK_PREFILL)
@@ -171,7 +184,8 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
             mult = warmup_cosine(it, warmup_steps=cfg.optim.warmup_steps, total_steps=cfg.iterations,
                                  min_ratio=cfg.optim.min_lr_ratio)
             lr = set_lr(actor_opt, cfg.optim.lr, mult)
-            set_lr(critic_opt, cfg.critic_optim.lr, mult)
+            if critic_opt is not None:
+                set_lr(critic_opt, cfg.critic_optim.lr, mult)
             # ---- rollouts and rewards
             picks = dataset.batch(it, rank=info.rank, world_size=info.world_size)
             records = [r for r, _ in picks]
@@ -185,27 +199,22 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
                       for i in range(len(records))]
             backend.sync_weights(None if replica is None else MergedState(model) if cfg.lora else GatheredState(model))
             samples = collect(backend, prompts, records, params, reward_fn, close_ids=close_ids)
-            # ---- values and advantages
+            # ---- log-probs, values and advantages
             scored = _score(model, critic, ref, samples, pad, audio_ids, cfg.score_batch_size or cfg.micro_batch_size,
                             run, cfg)
-            mask = scored["mask"]
-            scores = torch.tensor([s.reward.value for s in samples], dtype=torch.float32)
-            rewards = final_token_rewards(scores, mask)
-            advantages, returns = gae(rewards, scored["values"], mask, gamma=cfg.gamma, lam=cfg.lam)
-            if cfg.whiten_advantages:
-                advantages = whiten(advantages, mask)
+            advantages, returns, adv_stats = _advantages(cfg, samples, scored)
             # ---- updates
             stats = _update(cfg, run, model, critic, actor_opt, critic_opt, samples, scored, advantages, returns,
                             pad, audio_ids, it)
             it += 1
-            metrics = _iteration_metrics(samples, scored, stats, lr, flops_params, cfg)
+            metrics = _iteration_metrics(samples, scored, {**adv_stats, **stats}, lr, flops_params, cfg)
             history.append(metrics)
             if it % cfg.run.log_every == 0 or it == cfg.iterations:
                 log.log(it, metrics)
             log.advance()
             stopping = run.stop.should_stop()
             if it % cfg.run.save_every == 0 or it == cfg.iterations or stopping:
-                run.save(it, model, tokenizer, optimizers=optimizers, modules={"critic": critic},
+                run.save(it, model, tokenizer, optimizers=optimizers, modules=modules,
                          extra={"data_position": it * cfg.prompts_per_iteration, "lr": lr})
             if after_step is not None:
                 after_step(it, metrics)
@@ -216,15 +225,43 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
     return TrainResult(run.dir, it, False, history, run.export(model, tokenizer))
 
 
+def _advantages(cfg: PPOConfig, samples: list[Sample],
+                scored: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, float]]:
+    """[N, L] advantages of this process's samples, GAE's [N, L] returns (None for GRPO) and their metrics.
+
+    GRPO's groups are the `samples_per_prompt` consecutive samples of each prompt (`collect` lays
+    rollouts out prompt-major); a process holds whole groups, so no group spans processes.
+    """
+    mask = scored["mask"]
+    scores = torch.tensor([s.reward.value for s in samples], dtype=torch.float32)
+    if cfg.advantage == "grpo":
+        n = cfg.samples_per_prompt
+        order = [s.prompt_index for s in samples]
+        if len(samples) % n or order != [i // n for i in range(len(samples))]:
+            raise RuntimeError(f"GRPO needs each prompt's {n} samples together, prompt by prompt; the rollout "
+                               f"backend returned prompt indices {order}")
+        per_sequence = group_advantages(scores, n, scale=cfg.grpo_scale, eps=cfg.grpo_eps)
+        groups = scores.reshape(-1, n)
+        flat = float((groups == groups[:, :1]).all(dim=1).sum())
+        share = float(all_reduce(flat)) / max(float(all_reduce(groups.shape[0])), 1.0)
+        return sequence_advantages(per_sequence, mask), None, {"zero_advantage_groups": share}
+    advantages, returns = gae(final_token_rewards(scores, mask), scored["values"], mask, gamma=cfg.gamma,
+                              lam=cfg.lam)
+    if cfg.whiten_advantages:
+        advantages = whiten(advantages, mask)
+    return advantages, returns, {}
+
+
 def _update(cfg, run, model, critic, actor_opt, critic_opt, samples, scored, advantages, returns, pad, audio_ids,
             it):
-    """`cfg.epochs` passes of shuffled minibatches over this iteration's samples."""
+    """`cfg.epochs` passes of shuffled minibatches over this iteration's samples (the critic's too when
+    there is one; `returns` is None without)."""
     info = run.info
     local_mb = cfg.minibatch_size // info.world_size
     order_rng = random.Random(f"{cfg.run.seed}:ppo:{it}")
-    totals: dict[str, float] = {k: 0.0 for k in ("policy_loss", "value_loss", "entropy", "clip_frac",
-                                                 "approx_kl", "kl_ref", "tokens", "grad_norm", "critic_grad_norm",
-                                                 "updates")}
+    keys = ("policy_loss", "entropy", "clip_frac", "approx_kl", "kl_ref", "tokens", "grad_norm", "updates")
+    keys += ("value_loss", "critic_grad_norm") if critic is not None else ()
+    totals: dict[str, float] = {k: 0.0 for k in keys}
     for epoch in range(cfg.epochs):
         order = list(range(len(samples)))
         order_rng.shuffle(order)
@@ -232,20 +269,18 @@ def _update(cfg, run, model, critic, actor_opt, critic_opt, samples, scored, adv
             idx = order[start:start + local_mb]
             n_tokens = all_reduce(float(scored["mask"][idx].sum()))
             actor_opt.zero_grad(set_to_none=True)
-            critic_opt.zero_grad(set_to_none=True)
+            if critic is not None:
+                critic_opt.zero_grad(set_to_none=True)
             for micro in split_micro(idx, cfg.micro_batch_size):
                 micro = list(micro)
                 b = _rl_batch([samples[i] for i in micro], pad, audio_ids).to(run.device)
                 w = b.input_ids.shape[1]
                 old = scored["old"][micro, :w].to(run.device)
-                old_v = scored["values"][micro, :w].to(run.device)
                 adv = advantages[micro, :w].to(run.device)
-                ret = returns[micro, :w].to(run.device)
                 m = b.loss_mask
                 with run.autocast():
                     logp, ent_tokens = _logprobs(model, b, cfg, with_entropy=True,
                                                  entropy_grad=cfg.entropy_coef > 0)
-                    values = critic(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask)
                 pg, clip_frac = ppo_policy_loss(logp, old, adv, m, clip=cfg.clip, num_tokens=n_tokens)
                 ent = masked_sum(ent_tokens, m) / m.sum().clamp(min=1)
                 share = float(m.sum()) / max(float(n_tokens), 1.0)
@@ -257,17 +292,22 @@ def _update(cfg, run, model, critic, actor_opt, critic_opt, samples, scored, adv
                     loss = loss + cfg.kl_coef * kl
                     totals["kl_ref"] += float(kl.detach())
                 (loss * info.world_size).backward()
-                vl = value_loss(values, old_v, ret, m, clip=cfg.value_clip, num_tokens=n_tokens)
-                (vl * info.world_size).backward()
+                if critic is not None:
+                    with run.autocast():
+                        values = critic(b.input_ids, b.audio_mels or None, attention_mask=b.attention_mask)
+                    vl = value_loss(values, scored["values"][micro, :w].to(run.device),
+                                    returns[micro, :w].to(run.device), m, clip=cfg.value_clip, num_tokens=n_tokens)
+                    (vl * info.world_size).backward()
+                    totals["value_loss"] += float(vl.detach())
                 totals["policy_loss"] += float(pg.detach())
-                totals["value_loss"] += float(vl.detach())
                 totals["entropy"] += float(ent.detach()) * share
                 totals["clip_frac"] += float(clip_frac) * share
                 totals["approx_kl"] += float(approx_kl(logp.detach(), old, m)) * share
             totals["grad_norm"] += clip_gradients(model, cfg.optim.grad_clip)
-            totals["critic_grad_norm"] += clip_gradients(critic, cfg.critic_optim.grad_clip)
             actor_opt.step()
-            critic_opt.step()
+            if critic is not None:
+                totals["critic_grad_norm"] += clip_gradients(critic, cfg.critic_optim.grad_clip)
+                critic_opt.step()
             totals["updates"] += 1
             totals["tokens"] += float(n_tokens)
     n = max(totals.pop("updates"), 1.0)
@@ -292,7 +332,8 @@ def _iteration_metrics(samples: list[Sample], scored: Mapping[str, torch.Tensor]
         sampled = [lp for lp, keep in zip(s.engine_logprobs, s.response_mask[-len(s.engine_logprobs):]) if keep]
         gap += [abs(a - b) for a, b in zip(sampled, row[m.bool()].tolist())]
     seq_tokens = float(all_reduce(sum(len(s.input_ids) for s in samples)))
-    forwards = 2 + (1 if "ref" in scored else 0)   # scoring: actor, critic (and reference)
+    trained = 2 if "values" in scored else 1       # actor (and critic)
+    forwards = trained + (1 if "ref" in scored else 0)   # scoring: the trained models (and the reference)
     # The engine reports log-probs at temperature 1 without filtering: comparable only then.
     comparable = cfg.temperature == 1.0 and cfg.top_p == 1.0
     return {
@@ -303,8 +344,9 @@ def _iteration_metrics(samples: list[Sample], scored: Mapping[str, torch.Tensor]
         "response_tokens": mean(s.response_tokens for s in samples),
         "truncated": mean(s.finish_reason == "length" for s in samples),
         **({"rollout_logprob_gap": float(sum(gap) / max(len(gap), 1))} if comparable else {}),
+        "advantage": cfg.advantage,   # the estimator that ran: "gae" (critic) or "grpo" (group baseline)
         "lr": lr, **stats,
-        # forward-only scoring (actor, critic, reference when kl_coef > 0: 2N each) + epochs x (actor + critic) x 6N
-        "flops": (2.0 * forwards + cfg.epochs * 12.0) * flops_params * seq_tokens,
+        # forward-only scoring (actor, critic, reference when kl_coef > 0: 2N each) + epochs x (actor, critic) x 6N
+        "flops": (2.0 * forwards + cfg.epochs * 6.0 * trained) * flops_params * seq_tokens,
     }
 

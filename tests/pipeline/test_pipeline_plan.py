@@ -62,6 +62,22 @@ def test_the_paper_models_size_and_the_sharded_states_by_hand():
     assert sft["activations_ckpt"] < sft["activations_no_ckpt"] / 10
 
 
+def test_grpo_stages_are_planned_without_a_critic():
+    s = P.Shapes.of(P.preset_config("mini"))
+    gae = P.plan_recipe(load_recipe("step-audio-r1"), s, gpus=8)
+    recipe = load_recipe("step-audio-r1", ["text_rl.advantage=grpo", "iterations.rl.advantage=grpo"])
+    grpo = P.plan_recipe(recipe, s, gpus=8)
+    critic, critic_trained = s.total - s.lm_head, s.trainable - s.lm_head   # the critic has no lm_head
+    for stage in ("text_rl", "iterations.rl"):
+        # the actor alone: float32 params 4 B, grads 4 B, AdamW 8 B per parameter, over 8 ranks
+        assert grpo[stage]["params"] == 4 * s.total / 8
+        assert grpo[stage]["grads"] == 4 * s.trainable / 8 and grpo[stage]["optimizer"] == 8 * s.trainable / 8
+        saved = P.total(gae[stage]) - P.total(grpo[stage])
+        assert saved == pytest.approx((4 * critic + 12 * critic_trained) / 8)
+        assert grpo[stage]["activations"] == gae[stage]["activations"]
+    assert grpo["cold_start"] == gae["cold_start"]
+
+
 def test_plan_command_prints_every_stage_and_a_verdict():
     from typer.testing import CliRunner
 

@@ -246,6 +246,34 @@ def test_write_comparison_sections_and_plots(tmp_path):
         assert not (tmp_path / "plots" / "curation_rl_length.png").exists()
 
 
+def _estimators():
+    """PPO with a critic against GRPO: the same evaluations, different RL lengths and wall times."""
+    ppo, grpo = _summary(), _summary()
+    ppo["wall_s"], grpo["wall_s"] = 900.0, 780.0
+    ppo["stages"] += [{"name": "text_rl", "wall_s": 100.0}, {"name": "iter1/rl", "wall_s": 200.0}]
+    grpo["stages"] += [{"name": "text_rl", "wall_s": 60.0}, {"name": "iter1/rl", "wall_s": 120.0}]
+    grpo["rl"] = {"text_rl": [{"iteration": i, "reasoning_tokens": 40.0 + 5 * i} for i in (1, 2)],
+                  "iter1/rl": [{"iteration": i, "reasoning_tokens": 70.0 - 10 * i} for i in (1, 2, 3)]}
+    return {"rl_estimator/ppo (critic)": ppo, "rl_estimator/grpo": grpo}
+
+
+def test_comparison_gives_wall_time_and_every_rl_stage_length(tmp_path):
+    ppo, grpo = comparison_table(_estimators())
+    # wall time: the summary's; RL wall time: text_rl + iter1/rl = 100 + 200 and 60 + 120 s
+    assert (ppo["wall_s"], ppo["rl_wall_s"], grpo["wall_s"], grpo["rl_wall_s"]) == (900.0, 300.0, 780.0, 180.0)
+    # reasoning tokens: ppo text_rl 51 -> 53, iter1/rl 59 -> 58; grpo text_rl 45 -> 50, iter1/rl 60 -> 40
+    assert ppo["rl_lengths"] == {"text_rl": (51.0, 53.0), "iter1/rl": (59.0, 58.0)}
+    assert grpo["rl_lengths"] == {"text_rl": (45.0, 50.0), "iter1/rl": (60.0, 40.0)}
+    text = write_comparison(tmp_path, _estimators()).read_text(encoding="utf-8")
+    assert "## rl_estimator" in text and "| wall time | RL wall time |" in text
+    assert "| ppo (critic) | 60.0 % | 20.0 % | +40.0 pp [+3.1, +76.9], n = 10 | test-time scaling |" in text
+    assert "| 900.0 s (15.0 min) | 300.0 s (5.0 min) | 51.0 → 53.0 (text_rl); 59.0 → 58.0 (iter1/rl) |" in text
+    assert "| 780.0 s (13.0 min) | 180.0 s (3.0 min) | 45.0 → 50.0 (text_rl); 60.0 → 40.0 (iter1/rl) |" in text
+    # a run whose stages hold no RL stage: no RL wall time
+    assert comparison_table({"x": {"wall_s": 5.0, "stages": [{"name": "world", "wall_s": 5.0}]}})[0]["rl_wall_s"] \
+        is None
+
+
 def test_write_comparison_needs_runs(tmp_path):
     with pytest.raises(ValueError, match="at least one run"):
         write_comparison(tmp_path, {})

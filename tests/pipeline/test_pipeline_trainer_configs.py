@@ -48,6 +48,24 @@ def test_tiny_recipe_trains_as_before():
     assert (configs["cognition"].micro_batch_size, configs["cognition"].max_length) == (0, 4096)
 
 
+def test_rl_sections_pass_the_advantage_estimator_through():
+    default = stage_configs(load_recipe("tiny"))
+    assert default["text_rl"].advantage == default["iterations.rl"].advantage == "gae"   # the paper's PPO
+    recipe = load_recipe("tiny", ["text_rl.advantage=grpo", "iterations.rl.advantage=grpo",
+                                  "iterations.rl.grpo_scale=none", "iterations.rl.grpo_eps=0.001"])
+    configs = stage_configs(recipe)
+    assert (configs["text_rl"].advantage, configs["text_rl"].grpo_scale, configs["text_rl"].grpo_eps) == \
+        ("grpo", "std", 1e-6)
+    assert (configs["iterations.rl"].advantage, configs["iterations.rl"].grpo_scale,
+            configs["iterations.rl"].grpo_eps) == ("grpo", "none", 0.001)
+
+
+def test_grpo_with_one_sample_per_prompt_is_refused_at_load():
+    with pytest.raises(ValueError) as e:
+        load_recipe("tiny", ["text_rl.advantage=grpo", "text_rl.samples_per_prompt=1"])
+    assert all(w in str(e.value) for w in ("text_rl", "samples_per_prompt=1", ">= 2")), str(e.value)
+
+
 @pytest.mark.parametrize("override, words", [
     ("iterations.sft.max_length=1000", ["iterations.sft.max_length=1000", "iterations.distill.max_new_tokens",
                                         "max_prompt_tokens"]),
@@ -59,6 +77,8 @@ def test_tiny_recipe_trains_as_before():
     ("cold_start.lr=0", ["cold_start", "lr=0", "> 0"]),
     ("cognition.beta=0", ["cognition", "beta=0"]),
     ("iterations.rl.temperature=0", ["iterations.rl", "temperature=0"]),
+    ("text_rl.advantage=reinforce", ["text_rl", "advantage='reinforce'", "gae, grpo"]),
+    ("iterations.rl.grpo_scale=max", ["iterations.rl", "grpo_scale='max'", "std, none"]),
 ])
 def test_bad_trainer_settings_are_refused_at_load_naming_the_keys(override, words):
     with pytest.raises(ValueError) as e:

@@ -1,4 +1,4 @@
-"""Fixtures of the trainer tests: a micro checkpoint on disk and small chat-JSONL datasets."""
+"""Fixtures of the trainer tests: a micro checkpoint on disk, small chat-JSONL datasets, a scripted rollout backend."""
 
 import json
 
@@ -7,9 +7,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from mgrd.chat import train_tokenizer
+from mgrd.chat import NO_THINK_PREFILL, train_tokenizer
 from mgrd.chat.corpus import tiny_corpus
+from mgrd.inference import Generation
 from mgrd.model import AudioTokenIds, build_model, micro_config, save_pretrained
+from mgrd.training.config import PPOConfig, from_dict
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +82,49 @@ def _threads():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+def first_half_grader(answer, record):
+    """Toy verifiable task: the answer must start with a letter a-m (~26 % of a random model's tokens)."""
+    return 1.0 if answer[:1].lower() in "abcdefghijklm" and answer[:1].isalpha() else 0.0
+
+
+@pytest.fixture()
+def prompts(tmp_path):
+    records = [{"messages": [{"role": "user", "content": f"Say a word from the first half of the alphabet ({i})."}],
+                "answer": "a-m"} for i in range(8)]
+    return write_jsonl(tmp_path / "data" / "prompts.jsonl", records)
+
+
+def ppo_cfg(micro_dir, prompts, run_dir, **extra):
+    base = {"model": str(micro_dir), "prompts": [{"path": str(prompts)}], "iterations": 8,
+            "prompts_per_iteration": 4, "samples_per_prompt": 8, "max_new_tokens": 1, "thinking_budget": 0,
+            "reward": "text", "epochs": 2, "minibatch_size": 16,
+            "optim": {"lr": 3e-2, "grad_clip": 10.0, "min_lr_ratio": 1.0}, "critic_optim": {"lr": 1e-2},
+            "run": {"dir": str(run_dir), "save_every": 2, "progress": False}}
+    base.update(extra)
+    return from_dict(PPOConfig, base)
+
+
+class Scripted:
+    """A rollout backend that returns fixed completions: sampled reasoning, a forced `</think>`, an answer."""
+
+    def __init__(self, tokenizer, parts):
+        self.tokenizer, self.parts = tokenizer, parts
+        self.close = tokenizer.encode(NO_THINK_PREFILL)
+
+    def generate(self, prompts, params):
+        out = []
+        for i, p in enumerate(params):
+            gens = []
+            for s, (reasoning, answer) in enumerate(self.parts):
+                r, a = self.tokenizer.encode(reasoning), self.tokenizer.encode(answer)
+                ids = r + self.close + a + [self.tokenizer.special.eot]
+                mask = [True] * len(r) + [False] * len(self.close) + [True] * (len(a) + 1)
+                text = self.tokenizer.decode(ids[:-1])
+                gens.append(Generation(i, s, ids, [0.0] * len(ids), mask, "stop", len(r), text))
+            out.append(gens)
+        return out
+
+    def sync_weights(self, state):
+        pass

@@ -40,6 +40,11 @@ def build(kind, **extra):
     ("ppo", {"kl_coef": -0.1}, ["kl_coef=-0.1"]),
     ("ppo", {"max_length": 512, "max_new_tokens": 512}, ["max_length=512", "max_new_tokens=512"]),
     ("ppo", {"thinking_budget": -1}, ["thinking_budget=-1"]),
+    ("ppo", {"advantage": "rloo"}, ["advantage='rloo'", "gae, grpo"]),
+    ("ppo", {"advantage": "grpo", "grpo_scale": "mad"}, ["grpo_scale='mad'", "std, none"]),
+    ("ppo", {"advantage": "grpo", "grpo_eps": 0.0}, ["grpo_eps=0.0", "> 0"]),
+    ("ppo", {"advantage": "grpo", "samples_per_prompt": 1}, ["samples_per_prompt=1", ">= 2", "advantage='gae'"]),
+    ("ppo", {"advantage": "grpo", "whiten_advantages": True}, ["whiten_advantages", "grpo_scale"]),
     ("dpo", {"beta": 0.0}, ["beta=0.0", "> 0"]),
     ("dpo", {"batch_size": 0}, ["batch_size=0"]),
 ])

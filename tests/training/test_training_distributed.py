@@ -43,10 +43,13 @@ def configs(micro_dir, tmp_path):
     }
 
 
-@pytest.mark.parametrize("stage, checkpointing", [("sft", False), ("dpo", False), ("ppo", False),
+@pytest.mark.parametrize("stage, checkpointing", [("sft", False), ("dpo", False), ("ppo", False), ("grpo", False),
                                                    ("sft", True), ("dpo", True), ("ppo", True)])
 def test_two_processes_match_one(micro_dir, tmp_path, stage, checkpointing):
-    cls, train, base = configs(micro_dir, tmp_path)[stage]
+    trainer = "ppo" if stage == "grpo" else stage   # GRPO: each process holds whole groups of samples
+    cls, train, base = configs(micro_dir, tmp_path)[trainer]
+    if stage == "grpo":
+        base = {**base, "advantage": "grpo"}
     if checkpointing:   # activation checkpointing in the two processes only: it must not change a number
         base = {**base, "run": {**base["run"], "activation_checkpointing": True}}
         single_run = {**base["run"], "activation_checkpointing": False}
@@ -57,11 +60,12 @@ def test_two_processes_match_one(micro_dir, tmp_path, stage, checkpointing):
     cfg_file.write_text(yaml.safe_dump({**base, "run": {**base["run"], "dir": str(tmp_path / "two")}}))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           "-m", "mgrd.cli.main", stage, str(cfg_file)], capture_output=True, text=True,
+                           "-m", "mgrd.cli.main", trainer, str(cfg_file)], capture_output=True, text=True,
                           timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     logged = [json.loads(x) for x in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
-    keys = {"sft": ("loss",), "dpo": ("loss", "margin"), "ppo": ("reward", "policy_loss", "value_loss")}[stage]
+    keys = {"sft": ("loss",), "dpo": ("loss", "margin"), "ppo": ("reward", "policy_loss", "value_loss"),
+            "grpo": ("reward", "policy_loss", "zero_advantage_groups")}[stage]
     assert len(logged) == len(single.history)
     for one, two in zip(single.history, logged):
         for k in keys:

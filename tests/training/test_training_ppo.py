@@ -5,33 +5,10 @@ import torch
 
 from mgrd.chat import NO_THINK_PREFILL
 from mgrd.training import checkpoint as ckpt
-from mgrd.training.config import PPOConfig, from_dict
 from mgrd.training.ppo import train_ppo
 from mgrd.training.rewards import Reward
 
-from conftest import write_jsonl
-
-
-def first_half_grader(answer, record):
-    """Toy verifiable task: the answer must start with a letter a-m (~26 % of a random model's tokens)."""
-    return 1.0 if answer[:1].lower() in "abcdefghijklm" and answer[:1].isalpha() else 0.0
-
-
-@pytest.fixture()
-def prompts(tmp_path):
-    records = [{"messages": [{"role": "user", "content": f"Say a word from the first half of the alphabet ({i})."}],
-                "answer": "a-m"} for i in range(8)]
-    return write_jsonl(tmp_path / "data" / "prompts.jsonl", records)
-
-
-def ppo_cfg(micro_dir, prompts, run_dir, **extra):
-    base = {"model": str(micro_dir), "prompts": [{"path": str(prompts)}], "iterations": 8,
-            "prompts_per_iteration": 4, "samples_per_prompt": 8, "max_new_tokens": 1, "thinking_budget": 0,
-            "reward": "text", "epochs": 2, "minibatch_size": 16,
-            "optim": {"lr": 3e-2, "grad_clip": 10.0, "min_lr_ratio": 1.0}, "critic_optim": {"lr": 1e-2},
-            "run": {"dir": str(run_dir), "save_every": 2, "progress": False}}
-    base.update(extra)
-    return from_dict(PPOConfig, base)
+from conftest import first_half_grader, ppo_cfg
 
 
 def test_ppo_raises_the_reward_on_a_toy_task(micro_dir, prompts, tmp_path):

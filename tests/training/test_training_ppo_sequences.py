@@ -4,12 +4,11 @@ import pytest
 import torch
 
 from mgrd.chat import NO_THINK_PREFILL
-from mgrd.inference import Generation
 from mgrd.training.advantages import final_token_rewards, gae
 from mgrd.training.config import PPOConfig, from_dict
 from mgrd.training.ppo import train_ppo
 
-from conftest import write_jsonl
+from conftest import Scripted, write_jsonl
 
 
 def test_gae_skips_forced_tokens_by_hand():
@@ -46,30 +45,6 @@ def test_engine_marks_the_forced_close_as_not_sampled(micro_dir, tokenizer):
         response, mask = s.input_ids[-s.response_tokens:], s.response_mask[-s.response_tokens:]
         assert response[2:2 + len(close)] == close
         assert mask == [1, 1] + [0] * len(close) + [1] * (s.response_tokens - 2 - len(close))
-
-
-class Scripted:
-    """A rollout backend that returns fixed completions: sampled reasoning, a forced `</think>`, an answer."""
-
-    def __init__(self, tokenizer, parts):
-        self.tokenizer, self.parts = tokenizer, parts
-        self.close = tokenizer.encode(NO_THINK_PREFILL)
-
-    def generate(self, prompts, params):
-        out = []
-        for i, p in enumerate(params):
-            gens = []
-            for s, (reasoning, answer) in enumerate(self.parts):
-                r, a = self.tokenizer.encode(reasoning), self.tokenizer.encode(answer)
-                ids = r + self.close + a + [self.tokenizer.special.eot]
-                mask = [True] * len(r) + [False] * len(self.close) + [True] * (len(a) + 1)
-                text = self.tokenizer.decode(ids[:-1])
-                gens.append(Generation(i, s, ids, [0.0] * len(ids), mask, "stop", len(r), text))
-            out.append(gens)
-        return out
-
-    def sync_weights(self, state):
-        pass
 
 
 def test_ppo_update_on_forced_think_sequences_matches_the_hand_computation(micro_dir, tokenizer, tmp_path):
