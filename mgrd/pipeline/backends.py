@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from mgrd.evaluation import EndpointBackend, NativeBackend
+from mgrd.evaluation.cached import CachedBackend
 from mgrd.evaluation.replicas import Replicas
 from mgrd.inference.backend import Backend
 from mgrd.pipeline.recipe import EndpointSpec
@@ -18,9 +19,15 @@ class EndpointMismatch(ValueError):
 
 
 def stage_backend(model_dir: str | os.PathLike, endpoint: EndpointSpec | None, *, batch_size: int = 32,
-                  key: str = "endpoint") -> Backend:
+                  key: str = "endpoint", cache: str | os.PathLike | None = None) -> Backend:
     """A backend that samples the model in `model_dir`: native, or the endpoint's servers (one replica
-    per URL). `key` names the recipe section in errors."""
+    per URL). `key` names the recipe section in errors. With `cache` (a directory), results are kept
+    there and a rerun of a killed stage sends only the requests that have none (CachedBackend)."""
+    backend = _backend(model_dir, endpoint, batch_size=batch_size, key=key)
+    return CachedBackend(backend, cache) if cache is not None else backend
+
+
+def _backend(model_dir: str | os.PathLike, endpoint: EndpointSpec | None, *, batch_size: int, key: str) -> Backend:
     if endpoint is None:
         return NativeBackend.from_checkpoint(model_dir, batch_size=batch_size)
     try:

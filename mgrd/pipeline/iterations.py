@@ -83,7 +83,8 @@ def distill(ctx: Context, t: int, spec: IterationSpec, model_from: StageResult[H
 
         questions = D.take(ctx.audio_items, d.questions, offset=(t - 1) * d.questions)
         task = WorldTask([record_item(r, ctx.world_dir) for r in questions], name="distill")
-        backend = stage_backend(model_of(model_from), d.endpoint, key="iterations.distill.endpoint")
+        backend = stage_backend(model_of(model_from), d.endpoint, key="iterations.distill.endpoint",
+                                cache=sdir / "samples")
         try:
             chains, failures = dist.sample_chains(backend, task, task.items(), samples=d.samples,
                                                   max_tokens=d.max_new_tokens, temperature=d.temperature,
@@ -167,7 +168,8 @@ def curate(ctx: Context, t: int, spec: IterationSpec, previous: StageResult[HasM
 
         questions = D.take(ctx.rl_items, c.questions, offset=(t - 1) * c.questions)
         rl_records = [D.prompt_record(r, ctx.world_dir) for r in questions]
-        backend = stage_backend(model_of(previous), c.endpoint, key="iterations.curation.endpoint")
+        backend = stage_backend(model_of(previous), c.endpoint, key="iterations.curation.endpoint",
+                                cache=sdir / "samples")
         try:
             counts = cur.pass_counts(backend, [(r.id, rec["messages"]) for r, rec in zip(questions, rl_records)],
                                      lambda i, answer: D.world_grader(answer, rl_records[i]), k=c.k,
@@ -243,7 +245,7 @@ def cognition(ctx: Context, current: StageResult[HasModel]) -> StageResult[HasMo
         from mgrd.training.dpo import train_dpo
 
         questions = D.take(pool, spec.questions)
-        backend = stage_backend(model_of(current), spec.endpoint, key="cognition.endpoint")
+        backend = stage_backend(model_of(current), spec.endpoint, key="cognition.endpoint", cache=sdir / "samples")
         try:
             gens = sample(backend, [(r.id, D.absolute(D.messages_for(r, "empty")[:1], ctx.world_dir))
                                     for r in questions], n=spec.samples, seed=ctx.recipe.seed,
