@@ -16,11 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from mgrd import __version__
 from mgrd.inference import SamplingParams
 from mgrd.inference.plan import GiB, default_kv_bytes, kv_budget_tokens, kv_bytes_per_token
 from mgrd.serving.errors import APIError, error_body
 from mgrd.serving.guard import Gate
 from mgrd.serving.official import map_official_ids
+from mgrd.serving.openapi import REQUEST_BODY, install_openapi
 from mgrd.serving.prompt import build_request_prompt
 from mgrd.serving.responses import (Choices, chunk_object, completion_id, completion_object, event_delta, now,
                                     sse)
@@ -31,7 +33,9 @@ from mgrd.serving.worker import BatchWorker, Done, Failed, Job, QueueFull
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = "1"
 DISCONNECT_POLL_S = 0.25   # how often a non-streamed request checks that its client is still there
-ROUTES = "POST /v1/chat/completions, GET /v1/models, GET /health"
+ROUTES = "POST /v1/chat/completions, GET /v1/models, GET /health, GET /openapi.json"
+DESCRIPTION = ("An OpenAI-compatible server for Step-Audio-R1-family models: audio as input_audio parts, "
+               "the reasoning apart in reasoning_content.")
 
 
 @dataclass
@@ -75,7 +79,9 @@ def create_app(engine, settings: ServerSettings = ServerSettings()) -> FastAPI:
             state.worker.stop()
             state.prepare_pool.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="mgrd", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    # The OpenAPI document is served (behind the API key); the docs pages are not: they load scripts from a CDN.
+    app = FastAPI(title="mgrd", version=__version__, description=DESCRIPTION, lifespan=lifespan, docs_url=None,
+                  redoc_url=None, openapi_url="/openapi.json")
     app.state.serving = state
     app.add_middleware(Gate, api_key=settings.api_key, state=state, max_headers=settings.max_headers)
     _add_error_handlers(app)
@@ -94,7 +100,7 @@ def create_app(engine, settings: ServerSettings = ServerSettings()) -> FastAPI:
             "default_max_tokens": min(settings.default_max_tokens, state.max_model_len),
             "kv_cache_tokens": state.worker.kv_cache_tokens}]})
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", openapi_extra=REQUEST_BODY)
     async def chat_completions(request: Request) -> Response:
         body = await _read_json(request, settings.max_request_bytes, settings.body_timeout_s)
         chat = parse_chat_request(map_official_ids(body, engine.tokenizer), settings, _vocab_size(engine),
@@ -111,6 +117,7 @@ def create_app(engine, settings: ServerSettings = ServerSettings()) -> FastAPI:
         return JSONResponse(completion_object(cid, settings.model_name, created, choices, prompt_tokens,
                                               include_reasoning=chat.include_reasoning))
 
+    install_openapi(app)
     return app
 
 

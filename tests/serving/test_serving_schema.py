@@ -1,12 +1,14 @@
-"""Request parsing, parameter mapping and the error envelope, without a server."""
+"""Request parsing (the pydantic request models), parameter mapping and the error envelope, without a server."""
 
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from mgrd.serving import REASONING_EFFORT_BUDGETS, APIError, ServerSettings
 from mgrd.serving.errors import error_body, sanitize_message
 from mgrd.serving.schema import parse_chat_request
+from mgrd.serving.validation import api_error, param_path
 
 SETTINGS = ServerSettings(model_name="m", max_n=4, max_audio_bytes=300)
 MESSAGES = [{"role": "human", "content": "hi"}]
@@ -82,3 +84,87 @@ def test_settings_refuse_nonsense():
         ServerSettings(max_batch=0)
     with pytest.raises(ValueError, match="drain_timeout_s"):
         ServerSettings(drain_timeout_s=-1)
+
+
+# -- the pydantic request models: what they keep of the hand-written checks -------------------------
+def refused(**body) -> APIError:
+    with pytest.raises(APIError) as e:
+        parse(**body)
+    return e.value
+
+
+def test_param_paths_leave_out_the_union_tags():
+    loc = ("messages", 0, "content", "a list of parts", 1, "an audio part", "input_audio", "data")
+    assert param_path(loc) == "messages[0].content[1].input_audio.data"
+    assert param_path(("stream_options", "include_usage")) == "stream_options.include_usage"
+    assert param_path(()) == ""
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("stream", "true", "stream must be true or false, got 'true'"),
+    ("stream", 1, "stream must be true or false, got 1"),
+    ("temperature", "0.5", "temperature='0.5' is out of range; accepted: a number in [0, 100]"),
+    ("n", "2", "n='2' is out of range; accepted: an integer [1, 4]"),
+    ("max_tokens", True, "max_tokens=True is out of range; accepted: an integer >= 1"),
+    ("seed", 1.5, "seed=1.5 is out of range; accepted: an integer [0, 9223372036854775807]"),
+    ("stop_token_ids", [5.0], "stop_token_ids must be a list of at most 64 token ids in [0, 100)"),
+])
+def test_strings_and_bools_are_not_coerced_as_pydantic_would(field, value, message):
+    error = refused(**{field: value})
+    assert (error.status, error.param, error.message) == (400, field, message)
+
+
+def test_integral_floats_count_as_integers():
+    r = parse(n=2.0, max_tokens=5.0, top_k=-1)
+    assert (r.n, r.max_tokens, r.sampling["top_k"]) == (2, 5, 0)
+    assert isinstance(r.max_tokens, int)
+
+
+def test_unknown_fields_are_ignored_and_messages_come_out_plain():
+    r = parse(user="bob", metadata={"a": 1}, messages=[
+        {"role": "system", "content": "be brief", "name": "x"},
+        {"role": "human", "content": [{"type": "text", "text": "q", "cache_control": {}}]},
+        {"role": "assistant", "content": "<think>\n", "eot": False}, {"role": "assistant", "eot": None}])
+    assert r.messages == [{"role": "system", "content": "be brief"},
+                          {"role": "human", "content": [{"type": "text", "text": "q"}]},
+                          {"role": "assistant", "content": "<think>\n", "eot": False},
+                          {"role": "assistant", "content": None, "eot": True}]
+
+
+def test_max_completion_tokens_wins_and_max_tokens_is_then_not_checked():
+    assert parse(max_completion_tokens=7, max_tokens=-5).max_tokens == 7
+    assert refused(max_completion_tokens=0, max_tokens=5).param == "max_completion_tokens"
+
+
+def test_the_first_refusal_in_field_order_is_the_one_reported():
+    assert refused(temperature=-1, n=0).param == "temperature"
+    error = refused(model="other", messages="hi")   # the model is checked before anything else
+    assert (error.status, error.param) == (404, "model")
+    with pytest.raises(APIError) as e:
+        parse_chat_request({"stream": "yes"}, SETTINGS, vocab_size=100)
+    assert e.value.param == "messages" and "'messages' is required" in e.value.message
+
+
+def test_cross_field_checks_name_the_second_field():
+    error = refused(thinking_budget=5, max_reasoning_tokens=3, reasoning_effort="low")
+    assert error.param == "max_reasoning_tokens"
+    assert error.message.endswith("not thinking_budget and max_reasoning_tokens and reasoning_effort")
+    assert refused(tool_choice="auto", tools=[]).param == "tool_choice"
+    with pytest.raises(APIError) as e:
+        parse_chat_request({"messages": [{"role": "user", "content": "x" * 11}], "tools": []}, SETTINGS,
+                           vocab_size=100, max_text_chars=10)
+    assert e.value.param == "messages" and "11 characters; at most 10" in e.value.message
+
+
+def test_a_check_of_pydantic_itself_keeps_the_envelope_and_the_path():
+    class Inner(BaseModel):
+        count: int
+
+    class Outer(BaseModel):
+        items: list[Inner]
+
+    with pytest.raises(ValidationError) as e:
+        Outer.model_validate({"items": [{"count": 1}, {"count": "many"}]})
+    error = api_error(e.value)
+    assert (error.status, error.param) == (400, "items[1].count")
+    assert error.message.startswith("items[1].count: Input should be a valid integer")
