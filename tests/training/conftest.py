@@ -96,6 +96,22 @@ def prompts(tmp_path):
     return write_jsonl(tmp_path / "data" / "prompts.jsonl", records)
 
 
+def killed_and_resumed(cfg, *, at: int = 3):
+    """Train PPO under `cfg`, kill it after iteration `at`, run it again (resuming): the resumed result."""
+    from mgrd.training.ppo import train_ppo
+
+    class Killed(BaseException):
+        pass
+
+    def hook(step, metrics):
+        if step == at:
+            raise Killed()
+
+    with pytest.raises(Killed):
+        train_ppo(cfg, grader=first_half_grader, after_step=hook)
+    return train_ppo(cfg, grader=first_half_grader)
+
+
 def ppo_cfg(micro_dir, prompts, run_dir, **extra):
     base = {"model": str(micro_dir), "prompts": [{"path": str(prompts)}], "iterations": 8,
             "prompts_per_iteration": 4, "samples_per_prompt": 8, "max_new_tokens": 1, "thinking_budget": 0,

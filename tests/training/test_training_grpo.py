@@ -12,7 +12,7 @@ from mgrd.training.advantages import group_advantages, sequence_advantages
 from mgrd.training.config import PPOConfig, from_dict
 from mgrd.training.ppo import train_ppo
 
-from conftest import Scripted, first_half_grader, ppo_cfg, write_jsonl
+from conftest import Scripted, first_half_grader, killed_and_resumed, ppo_cfg, write_jsonl
 
 EPS = 1e-6
 
@@ -156,17 +156,7 @@ def test_grpo_resume_is_bit_identical(micro_dir, prompts, tmp_path):
     full = train_ppo(ppo_cfg(micro_dir, prompts, tmp_path / "a", iterations=4, advantage="grpo"),
                      grader=first_half_grader)
 
-    class Killed(BaseException):
-        pass
-
-    def hook(step, metrics):
-        if step == 3:
-            raise Killed()
-
-    cfg = ppo_cfg(micro_dir, prompts, tmp_path / "b", iterations=4, advantage="grpo")
-    with pytest.raises(Killed):
-        train_ppo(cfg, grader=first_half_grader, after_step=hook)
-    resumed = train_ppo(cfg, grader=first_half_grader)
+    resumed = killed_and_resumed(ppo_cfg(micro_dir, prompts, tmp_path / "b", iterations=4, advantage="grpo"))
     assert len(resumed.history) == 2
     for a, b in zip(full.history[2:], resumed.history):
         assert a["reward"] == b["reward"] and a["policy_loss"] == b["policy_loss"]

@@ -8,7 +8,7 @@ from mgrd.training import checkpoint as ckpt
 from mgrd.training.ppo import train_ppo
 from mgrd.training.rewards import Reward
 
-from conftest import first_half_grader, ppo_cfg
+from conftest import first_half_grader, killed_and_resumed, ppo_cfg
 
 
 def test_ppo_raises_the_reward_on_a_toy_task(micro_dir, prompts, tmp_path):
@@ -27,17 +27,7 @@ def test_ppo_raises_the_reward_on_a_toy_task(micro_dir, prompts, tmp_path):
 def test_ppo_resume_is_bit_identical(micro_dir, prompts, tmp_path):
     full = train_ppo(ppo_cfg(micro_dir, prompts, tmp_path / "a", iterations=4), grader=first_half_grader)
 
-    class Killed(BaseException):
-        pass
-
-    def hook(step, metrics):
-        if step == 3:
-            raise Killed()
-
-    cfg = ppo_cfg(micro_dir, prompts, tmp_path / "b", iterations=4)
-    with pytest.raises(Killed):
-        train_ppo(cfg, grader=first_half_grader, after_step=hook)
-    resumed = train_ppo(cfg, grader=first_half_grader)
+    resumed = killed_and_resumed(ppo_cfg(micro_dir, prompts, tmp_path / "b", iterations=4))
     assert len(resumed.history) == 2
     for a, b in zip(full.history[2:], resumed.history):
         assert a["reward"] == b["reward"] and a["policy_loss"] == b["policy_loss"]
