@@ -141,28 +141,13 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
     info = run.info
     if cfg.prompts_per_iteration % info.world_size or cfg.minibatch_size % info.world_size:
         raise ValueError("prompts_per_iteration and minibatch_size must be divisible by the number of processes")
-    model, tokenizer = run.load_model(cfg.model, lora=cfg.lora)
-    if cfg.lora is None:
-        model.set_trainable(encoder=False, adaptor=True, decoder=True)
-    # the paper's setting (kl_coef 0) needs no reference model
-    ref = run.load_reference(cfg.model, model) if cfg.kl_coef > 0 else None
     if reward_fn is None:
         reward_fn = reward_function(cfg.reward, grader or load_grader(cfg.grader),
                                     RewardWeights(accuracy=cfg.accuracy_weight, format=cfg.format_weight))
     dataset = MixedDataset(cfg.prompts, batch_size=cfg.prompts_per_iteration, seed=cfg.run.seed,
                            encode_fn=lambda record, source, key: (record, key))
     run.fingerprint["data"] = dataset.digests
-    critic = None
-    if cfg.advantage == "gae":   # GRPO's baseline is the group mean: no critic is built
-        critic, _ = run.load_model(cfg.model, critic=True, lora=cfg.lora)
-        critic = shard(critic, info).train()
-    # Under FSDP the engine decodes from a replica refreshed one gathered parameter at a time
-    # (GatheredState): bf16 on GPU, the one full copy a process holds (mgrd plan counts it).
-    # With LoRA too: the engine reads plain weights, so the replica gets W + s·BA (MergedState).
-    replica = load_pretrained(cfg.model, dtype=_rollout_dtype(cfg, run.device), device=run.device,
-                              tokenizer_special_ids=tokenizer.special) \
-        if info.distributed or cfg.lora is not None else None
-    model = shard(model, info).train()
+    model, tokenizer, ref, critic, replica = _models(cfg, run)
     if backend is None:
         backend = NativeRollout(replica if replica is not None else model, tokenizer,
                                 max_batch_size=cfg.rollout_batch_size)
@@ -187,16 +172,7 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
             if critic_opt is not None:
                 set_lr(critic_opt, cfg.critic_optim.lr, mult)
             # ---- rollouts and rewards
-            picks = dataset.batch(it, rank=info.rank, world_size=info.world_size)
-            records = [r for r, _ in picks]
-            prompts = [encode_rl_prompt(r, tokenizer) for r in records]
-            _check_prompt_lengths(prompts, [k for _, k in picks], cfg)
-            first = it * cfg.prompts_per_iteration + info.rank * len(records)
-            params = [sampling_params(cfg.samples_per_prompt, max_tokens=cfg.max_new_tokens,
-                                      temperature=cfg.temperature, top_p=cfg.top_p,
-                                      thinking_budget=cfg.thinking_budget,
-                                      seed=(cfg.run.seed * 1_000_003 + first + i) % 2**62)
-                      for i in range(len(records))]
+            records, prompts, params = _rollout_requests(cfg, dataset, tokenizer, it, info)
             backend.sync_weights(None if replica is None else MergedState(model) if cfg.lora else GatheredState(model))
             samples = collect(backend, prompts, records, params, reward_fn, close_ids=close_ids)
             # ---- log-probs, values and advantages
@@ -223,6 +199,44 @@ def train_ppo(cfg: PPOConfig, *, reward_fn: RewardFn | None = None, grader: Grad
                 return TrainResult(run.dir, it, True, history)
     log.close()
     return TrainResult(run.dir, it, False, history, run.export(model, tokenizer))
+
+
+def _models(cfg: PPOConfig, run: StageRun):
+    """(policy, tokenizer, reference or None, critic or None, rollout replica or None), sharded under FSDP.
+
+    The paper's setting (kl_coef 0) needs no reference model; GRPO's baseline is the group mean, so it
+    builds no critic. Under FSDP the engine decodes from a replica refreshed one gathered parameter at
+    a time (GatheredState): bf16 on GPU, the one full copy a process holds (mgrd plan counts it). With
+    LoRA too: the engine reads plain weights, so the replica gets W + s·BA (MergedState).
+    """
+    info = run.info
+    model, tokenizer = run.load_model(cfg.model, lora=cfg.lora)
+    if cfg.lora is None:
+        model.set_trainable(encoder=False, adaptor=True, decoder=True)
+    ref = run.load_reference(cfg.model, model) if cfg.kl_coef > 0 else None
+    critic = None
+    if cfg.advantage == "gae":
+        critic, _ = run.load_model(cfg.model, critic=True, lora=cfg.lora)
+        critic = shard(critic, info).train()
+    replica = load_pretrained(cfg.model, dtype=_rollout_dtype(cfg, run.device), device=run.device,
+                              tokenizer_special_ids=tokenizer.special) \
+        if info.distributed or cfg.lora is not None else None
+    return shard(model, info).train(), tokenizer, ref, critic, replica
+
+
+def _rollout_requests(cfg: PPOConfig, dataset: MixedDataset, tokenizer, it: int, info):
+    """(records, engine prompts, sampling params) of iteration `it`'s share for this process; each
+    prompt's n samples are seeded from the run seed and the prompt's global index."""
+    picks = dataset.batch(it, rank=info.rank, world_size=info.world_size)
+    records = [r for r, _ in picks]
+    prompts = [encode_rl_prompt(r, tokenizer) for r in records]
+    _check_prompt_lengths(prompts, [k for _, k in picks], cfg)
+    first = it * cfg.prompts_per_iteration + info.rank * len(records)
+    params = [sampling_params(cfg.samples_per_prompt, max_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                              top_p=cfg.top_p, thinking_budget=cfg.thinking_budget,
+                              seed=(cfg.run.seed * 1_000_003 + first + i) % 2**62)
+              for i in range(len(records))]
+    return records, prompts, params
 
 
 def _advantages(cfg: PPOConfig, samples: list[Sample],
