@@ -131,7 +131,7 @@ class FastDecoder:
         cos, sin = self._rope(torch.arange(L, device=embeds.device).unsqueeze(0), embeds.dtype)
 
         def attend(i, q, k, v):
-            pool.write(i, slots, k[0].transpose(0, 1), v[0].transpose(0, 1))
+            pool.write(i, slots, k[0], v[0])
             return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=self.n_kv != self.n_heads)
 
         return self._run(embeds, cos, sin, attend)
@@ -150,9 +150,9 @@ class FastDecoder:
         mask = torch.arange(width, device=embeds.device).unsqueeze(0) <= lengths.unsqueeze(1)
 
         def attend(i, q, k, v):
-            pool.write(i, new, k[:, :, 0], v[:, :, 0])
+            pool.write(i, new, k[:, :, 0].transpose(0, 1), v[:, :, 0].transpose(0, 1))
             keys, values = pool.gather(i, table)
-            return self._attend(q, keys, values, mask.view(B, 1, 1, width).to(q.device))
+            return self._attend(q, keys, values, mask.to(q.device))
 
         return self._run(embeds, cos, sin, attend)
 
@@ -165,33 +165,34 @@ class FastDecoder:
         return self.lm_head(x).float()
 
     def _attend(self, q, k, v, mask):
-        """Attention of one query per row, q [B, H, 1, d], over k, v [B, KV, T, d] (grouped-query)."""
-        B, H, L, d = q.shape
-        # Two small matmuls beat the fused kernel's set-up cost here.
-        group = H // self.n_kv
-        qg = q.view(B, self.n_kv, group, d)
-        scores = torch.matmul(qg, k.transpose(-1, -2)).mul_(d ** -0.5)
-        scores = scores.masked_fill(~mask.view(B, 1, 1, -1), float("-inf"))
-        return torch.matmul(scores.softmax(dim=-1), v).view(B, H, 1, d)
+        """Attention of one query per row, q [B, H, 1, d], over k, v [KV, B, T, d] (grouped-query;
+        the pool's layout, read in place) with mask [B, T]; [B, H, 1, d]."""
+        B, H, _, d = q.shape
+        # Two batched matmuls over (kv head, row) beat the fused kernel's set-up cost here.
+        qg = q.view(B, self.n_kv, H // self.n_kv, d).transpose(0, 1)           # [KV, B, group, d]
+        scores = torch.matmul(qg, k.transpose(-1, -2)).mul_(d ** -0.5)           # [KV, B, group, T]
+        scores = scores.masked_fill_(~mask.view(1, B, 1, -1), float("-inf"))
+        return torch.matmul(scores.softmax(dim=-1), v).transpose(0, 1).reshape(B, H, 1, d)
 
     def _layer(self, plan: _LayerPlan, x, cos, sin, attend):
-        B, L, _ = x.shape
+        B, L, D = x.shape
+        x = x.reshape(B * L, D)      # the linear layers run on 2-D inputs (faster than [B, L, D])
         h = self._rms_norm(x, plan.ln1)
         heads = self.n_heads + 2 * self.n_kv
         if len(plan.qkv) == 1:
-            qkv = F.linear(h, *plan.qkv[0]).view(B, L, heads, self.head_dim).transpose(1, 2)
+            qkv = F.linear(h, *plan.qkv[0])
         else:
             qkv = torch.cat([F.linear(h, w, b) for w, b in plan.qkv], dim=-1)
-            qkv = qkv.view(B, L, heads, self.head_dim).transpose(1, 2)
+        qkv = qkv.view(B, L, heads, self.head_dim).transpose(1, 2)
         # q and k share the rotation: one op over both.
         qk = self._rotate(qkv[:, :self.n_heads + self.n_kv], cos, sin)
         q, k = qk[:, :self.n_heads], qk[:, self.n_heads:]
         v = qkv[:, self.n_heads + self.n_kv:]
         o = attend(q, k, v)
-        x = x + F.linear(o.transpose(1, 2).reshape(B, L, -1), plan.o)
+        x = x + F.linear(o.transpose(1, 2).reshape(B * L, -1), plan.o)
         h = self._rms_norm(x, plan.ln2)
         if len(plan.gate_up) == 1:
             gate, up = F.linear(h, plan.gate_up[0]).chunk(2, dim=-1)
         else:
             gate, up = (F.linear(h, w) for w in plan.gate_up)
-        return x + F.linear(F.silu(gate) * up, plan.down)
+        return (x + F.linear(F.silu(gate) * up, plan.down)).view(B, L, D)

@@ -1,9 +1,12 @@
-"""A paged KV pool: per layer one `[slots, n_kv_heads, head_dim]` tensor for keys and one for values.
+"""A paged KV pool: per layer one `[n_kv_heads, slots, head_dim]` tensor for keys and one for values.
 
 Slots come in blocks of `block` tokens. A request reserves the blocks it can ever need (prompt +
 max_tokens, for each of its n samples) when it is admitted and returns them when it finishes:
 nothing is copied when a row leaves, and the pool never grows past its budget. A row's slot table
 lists its slots in position order; a decode step gathers each row's keys through it.
+
+Heads come first so that a gather is already in the layout attention multiplies by: one
+`index_select` gives `[n_kv, B, T, head_dim]`, whose transpose the batched matmul reads in place.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ class KVPool:
         # Left uninitialised (no memory is touched until used): blocks are zeroed when handed out,
         # so that masked slots never hold NaN. Block 0 is the null block that pads slot tables.
         devices = list(device) if isinstance(device, (list, tuple)) else [device] * n_layers
-        self.keys = [torch.empty(slots, n_kv, head_dim, dtype=dtype, device=d) for d in devices]
-        self.values = [torch.empty(slots, n_kv, head_dim, dtype=dtype, device=d) for d in devices]
+        self.keys = [torch.empty(n_kv, slots, head_dim, dtype=dtype, device=d) for d in devices]
+        self.values = [torch.empty(n_kv, slots, head_dim, dtype=dtype, device=d) for d in devices]
         self.device = devices[0]     # where slot tables are made (each layer moves them to its own)
         self.null_slot = 0
         self._zero(torch.arange(block, device=self.device))
@@ -64,7 +67,7 @@ class KVPool:
 
     def _zero(self, slots: torch.Tensor) -> None:
         for t in self.keys + self.values:
-            t.index_fill_(0, slots.to(t.device), 0)
+            t.index_fill_(1, slots.to(t.device), 0)
 
     def release(self, blocks: list[int]) -> None:
         self._free.extend(reversed(blocks))
@@ -76,20 +79,27 @@ class KVPool:
 
     # -- data --------------------------------------------------------------------------------------
     def write(self, layer: int, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
-        """Store keys/values `[N, n_kv, head_dim]` at `slots [N]` of `layer`."""
+        """Store keys/values `[n_kv, N, head_dim]` at `slots [N]` of `layer`."""
         slots = slots.to(self.keys[layer].device)
-        self.keys[layer].index_copy_(0, slots, k.to(self.keys[layer].dtype))
-        self.values[layer].index_copy_(0, slots, v.to(self.values[layer].dtype))
+        self.keys[layer].index_copy_(1, slots, k.to(self.keys[layer].dtype))
+        self.values[layer].index_copy_(1, slots, v.to(self.values[layer].dtype))
 
     def gather(self, layer: int, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keys and values `[B, n_kv, T, head_dim]` of slot table `[B, T]`."""
+        """Keys and values `[n_kv, B, T, head_dim]` (contiguous) of slot table `[B, T]`."""
         B, T = table.shape
         flat = table.reshape(-1).to(self.keys[layer].device)
-        k = self.keys[layer].index_select(0, flat).view(B, T, *self.keys[layer].shape[1:])
-        v = self.values[layer].index_select(0, flat).view(B, T, *self.values[layer].shape[1:])
-        return k.transpose(1, 2), v.transpose(1, 2)
+        n_kv, _, d = self.keys[layer].shape
+        k = self.keys[layer].index_select(1, flat).view(n_kv, B, T, d)
+        v = self.values[layer].index_select(1, flat).view(n_kv, B, T, d)
+        return k, v
+
+    def read(self, layer: int, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values `[N, n_kv, head_dim]` held at `slots [N]` of `layer` (a copy)."""
+        slots = slots.to(self.keys[layer].device)
+        return (self.keys[layer].index_select(1, slots).transpose(0, 1),
+                self.values[layer].index_select(1, slots).transpose(0, 1))
 
     def copy(self, src: torch.Tensor, dst: torch.Tensor) -> None:
         """Copy the keys and values of slots `src` to slots `dst` in every layer (n samples share a prompt)."""
         for t in self.keys + self.values:
-            t.index_copy_(0, dst.to(t.device), t.index_select(0, src.to(t.device)))
+            t.index_copy_(1, dst.to(t.device), t.index_select(1, src.to(t.device)))
