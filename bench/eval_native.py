@@ -41,7 +41,7 @@ def tiny_engine(seed: int, batch: int) -> Engine:
     tokenizer = train_tokenizer(tiny_corpus(), vocab_size=2048)
     s = tokenizer.special
     config = tiny_config(-(-tokenizer.vocab_size // 64) * 64,
-                         audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+                         audio_token_ids=AudioTokenIds.of(s),
                          eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     return Engine(build_model(config, seed=seed), tokenizer, max_batch_size=batch)
 

@@ -22,7 +22,7 @@ def build(seed: int = 0):
     tok = train_tokenizer(tiny_corpus(), vocab_size=2048)
     s = tok.special
     cfg = tiny_config(-(-tok.vocab_size // 64) * 64,
-                      audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+                      audio_token_ids=AudioTokenIds.of(s),
                       eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     return build_model(cfg, seed=seed).eval(), tok
 

@@ -71,7 +71,7 @@ def make_model(work: Path, *, hidden: int, layers: int) -> Path:
                         torch_dtype="float32"),
         encoder=EncoderConfig(n_mels=128, n_audio_ctx=64, n_audio_state=64, n_audio_head=2, n_audio_layer=1),
         adaptor=AdaptorConfig(llm_dim=hidden, n_audio_state=64, adapter_state=128),
-        audio_token_ids=AudioTokenIds(sp.audio_start, sp.audio_end, sp.audio_patch))
+        audio_token_ids=AudioTokenIds.of(sp))
     path = work / "model"
     save_pretrained(build_model(cfg, seed=0), path, tokenizer=tok)
     return path

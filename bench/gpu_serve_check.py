@@ -46,7 +46,7 @@ def main() -> None:
         raise SystemExit("no CUDA device: this check needs a GPU")
     tok = train_tokenizer(tiny_corpus(), vocab_size=400)
     s = tok.special
-    cfg = tiny_config(448, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+    cfg = tiny_config(448, audio_token_ids=AudioTokenIds.of(s),
                       eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     ref = build_model(cfg, seed=0).eval().cuda()
     with torch.no_grad():

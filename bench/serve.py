@@ -55,7 +55,7 @@ def make_checkpoint(out: Path) -> None:
     tokenizer = train_tokenizer(tiny_corpus(), vocab_size=400)
     s = tokenizer.special
     cfg = tiny_config(-(-tokenizer.vocab_size // 64) * 64,
-                      audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+                      audio_token_ids=AudioTokenIds.of(s),
                       eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     model = build_model(cfg, seed=0)
     with torch.no_grad():

@@ -82,7 +82,7 @@ def _backend(model, endpoint, served_model, shape, concurrency, timeout, policy,
 @eval_app.command("run")
 def run(
     tasks: Annotated[str, typer.Argument(help="comma-separated tasks: mmau, mmau-original, mmar, mmsu, "
-                                              "bigbench_audio, spoken_mqa, wildspeech, world")],
+                                              "bigbench_audio, spoken_mqa, wildspeech, world, world-dev")],
     data: Annotated[list[str] | None, typer.Option("--data", help="task data dir (TASK=DIR with several tasks)")] = None,
     data_root: Annotated[Path | None, typer.Option("--data-root", help="folder holding each task's folder")] = None,
     model: Annotated[Path | None, typer.Option("--model", help="checkpoint directory (native engine)")] = None,

@@ -33,7 +33,7 @@ def init_tiny(
         special = tokenizer.special
         config = tiny_config(
             -(-tokenizer.vocab_size // 64) * 64,  # embedding rows padded, as released checkpoints do
-            audio_token_ids=AudioTokenIds(special.audio_start, special.audio_end, special.audio_patch),
+            audio_token_ids=AudioTokenIds.of(special),
             eos_token_ids=(special.eot, special.endoftext), pad_token_id=special.endoftext)
         model = build_model(config, seed=seed)
         save_pretrained(model, out, tokenizer=tokenizer)

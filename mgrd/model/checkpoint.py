@@ -253,7 +253,7 @@ def _special_ids(obj: Any) -> AudioTokenIds | None:
     if obj is None:
         return None
     try:
-        return AudioTokenIds(start=int(obj.audio_start), end=int(obj.audio_end), patch=int(obj.audio_patch))
+        return AudioTokenIds.of(obj)
     except AttributeError:
         raise TypeError("tokenizer_special_ids needs attributes audio_start, audio_end, audio_patch") from None
 

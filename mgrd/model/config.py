@@ -34,6 +34,11 @@ class AudioTokenIds:
     end: int = 151689
     patch: int = 151690
 
+    @classmethod
+    def of(cls, special) -> AudioTokenIds:
+        """The ids a tokenizer's special tokens give (`tokenizer.special`: audio_start, audio_end, audio_patch)."""
+        return cls(int(special.audio_start), int(special.audio_end), int(special.audio_patch))
+
 
 @dataclass(frozen=True)
 class EncoderConfig:

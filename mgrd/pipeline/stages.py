@@ -197,7 +197,7 @@ def base_model(ctx: Context, data_stage: StageResult[DataSet]) -> StageResult[Ba
                                   n_audio_head=spec.encoder_heads, n_audio_layer=spec.encoder_layers),
             adaptor=AdaptorConfig(llm_dim=spec.hidden_size, n_audio_state=spec.encoder_dim,
                                   adapter_state=spec.adaptor_dim),
-            audio_token_ids=AudioTokenIds(sp.audio_start, sp.audio_end, sp.audio_patch))
+            audio_token_ids=AudioTokenIds.of(sp))
         model = build_model(config, seed=ctx.recipe.seed)
         save_pretrained(model, sdir / "model", tokenizer=tokenizer)
         return BaseModel(ModelDir.of(sdir / "model"), sum(p.numel() for p in model.parameters()))

@@ -42,6 +42,9 @@ TASKS: dict[str, TaskSpec] = {s.name: s for s in (
              "WildSpeech-Bench (judged 1-10)", f"{_B}.wildspeech:WildSpeech"),
     TaskSpec("world", "mgrd.tasks.world:load_world_task", ("world",), "the synthetic world's held-out split",
              None, MappingProxyType({"split": "heldout"})),
+    TaskSpec("world-dev", "mgrd.tasks.world:load_world_task", ("world",),
+             "the synthetic world's dev split (for choosing settings; `mgrd world generate --split dev`)",
+             None, MappingProxyType({"split": "dev"})),
 )}
 
 

@@ -52,7 +52,7 @@ def load_for_training(path: str | os.PathLike, info: DistInfo, *, critic: bool =
         raise ValueError(f"{path} is a LoRA adapter directory; sharded loading reads full checkpoints only: write "
                          "one with `mgrd merge-adapter` and train from it")
     sp = tokenizer.special
-    cfg = read_config(path, audio_token_ids=AudioTokenIds(sp.audio_start, sp.audio_end, sp.audio_patch))
+    cfg = read_config(path, audio_token_ids=AudioTokenIds.of(sp))
     model = empty_model(cfg, dtype=dtype, device="meta")
     module = Critic(model) if critic else model
     if lora is not None:

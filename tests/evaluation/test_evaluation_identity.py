@@ -19,7 +19,7 @@ def sharded(tmp_path_factory):
     out = tmp_path_factory.mktemp("ckpt") / "sharded"
     tokenizer = train_tokenizer(tiny_corpus(), vocab_size=400)
     s = tokenizer.special
-    cfg = tiny_config(448, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+    cfg = tiny_config(448, audio_token_ids=AudioTokenIds.of(s),
                       eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     model = build_model(cfg, seed=0)
     save_pretrained(model, out, tokenizer=tokenizer, max_shard_bytes=200_000)

@@ -17,7 +17,7 @@ from mgrd.tasks.registry import load_task
 def backend():
     tokenizer = train_tokenizer(tiny_corpus(), vocab_size=400)
     s = tokenizer.special
-    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds.of(s),
                        eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     return NativeBackend(Engine(build_model(cfg, seed=0), tokenizer, max_batch_size=2),
                          {"kind": "checkpoint", "sha256": "micro"})

@@ -18,7 +18,7 @@ def tokenizer():
 def micro_model(tokenizer):
     s = tokenizer.special
     cfg = micro_config(tokenizer.vocab_size,
-                       audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+                       audio_token_ids=AudioTokenIds.of(s),
                        eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     model = build_model(cfg, seed=0)
     # Larger output weights make a random model's distribution peaked enough that greedy

@@ -154,7 +154,7 @@ def test_engine_follows_weight_updates(tokenizer, tone):
     from mgrd.model import AudioTokenIds, build_model, micro_config
 
     s = tokenizer.special
-    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch))
+    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds.of(s))
     model = build_model(cfg, seed=3).eval()
     with torch.no_grad():
         model.lm_head.weight.mul_(20.0)

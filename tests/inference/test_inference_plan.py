@@ -50,7 +50,7 @@ def test_step_audio_2_mini_by_hand():
 def test_counts_equal_a_built_model(tokenizer):
     from mgrd.model import AudioTokenIds, tiny_config
     s = tokenizer.special
-    cfg = tiny_config(448, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch))
+    cfg = tiny_config(448, audio_token_ids=AudioTokenIds.of(s))
     model = build_model(cfg, seed=0)
     c = parameter_counts(cfg)
     assert c.decoder == sum(p.numel() for p in model.model.parameters()) + model.lm_head.weight.numel()

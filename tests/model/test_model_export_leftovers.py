@@ -33,7 +33,7 @@ def test_next_save_removes_a_killed_exports_temporaries(tmp_path):
     (out / "notes.tmp").write_text("not ours")   # not an atomic writer's name: kept
     tokenizer = train_tokenizer(tiny_corpus(), vocab_size=400)
     s = tokenizer.special
-    cfg = tiny_config(448, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+    cfg = tiny_config(448, audio_token_ids=AudioTokenIds.of(s),
                       eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     save_pretrained(build_model(cfg, seed=0), out, tokenizer=tokenizer)
     names = {p.name for p in out.iterdir()}

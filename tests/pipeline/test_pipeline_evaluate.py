@@ -30,7 +30,7 @@ def world(tmp_path_factory):
 def backend():
     tokenizer = train_tokenizer(tiny_corpus(), vocab_size=400)
     s = tokenizer.special
-    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds.of(s),
                        eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     # World clips last up to 8 s: 800 mel frames, about 100 audio tokens in the prompt.
     cfg = replace(cfg, encoder=replace(cfg.encoder, n_audio_ctx=1500),

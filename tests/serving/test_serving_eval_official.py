@@ -94,7 +94,7 @@ def canned(tmp_path_factory):
     tokenizer = train_tokenizer(tiny_corpus(), vocab_size=400)
     s = tokenizer.special
     cfg = micro_config(-(-tokenizer.vocab_size // 64) * 64,
-                       audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+                       audio_token_ids=AudioTokenIds.of(s),
                        eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     model = build_model(cfg, seed=0)
     engine = Engine(model, tokenizer)

@@ -82,3 +82,14 @@ def test_family_filter_and_errors(world, tmp_path):
         load_world_task(world, split="train")
     with pytest.raises(FileNotFoundError, match="no dataset directory"):
         load_world_task(tmp_path / "missing")
+
+
+def test_world_dev_task_loads_the_dev_split_and_refuses_a_folder_without_it(world, tmp_path):
+    from mgrd.tasks.registry import load_task
+
+    generate_split(tmp_path, WorldConfig("dev", 6, ("text",), seed=5))
+    task = load_task("world-dev", tmp_path)
+    assert task.name == "world-dev" and len(task.items()) == 6
+    assert all(i.id.startswith("dev-") for i in task.items())
+    with pytest.raises(ValueError, match="split 'dev' is not complete"):
+        load_task("world-dev", world)      # a folder holding the held-out split only

@@ -23,7 +23,7 @@ def tokenizer():
 def micro_dir(tmp_path_factory, tokenizer):
     """A random micro AudioLM + tokenizer saved in the official layout."""
     s = tokenizer.special
-    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds.of(s),
                        eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     model = build_model(cfg, seed=0)
     path = tmp_path_factory.mktemp("micro")

@@ -178,7 +178,7 @@ def test_repeated_line_counts_stripped_lines_over_the_limit():
 @pytest.fixture(scope="module")
 def engine(tokenizer):
     s = tokenizer.special
-    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds.of(s),
                        eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     return NativeBackend(Engine(build_model(cfg, seed=0), tokenizer), {"kind": "checkpoint", "sha256": "micro"})
 

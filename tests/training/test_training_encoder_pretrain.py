@@ -140,7 +140,7 @@ def test_encoder_trains_on_streamed_clips_and_writes_probes(tokenizer, tmp_path)
     from mgrd.model import AudioTokenIds, build_model, micro_config, save_pretrained
 
     s = tokenizer.special
-    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds.of(s),
                        eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, n_audio_ctx=1500))   # world clips: 1-8 s
     micro_dir = tmp_path / "model"

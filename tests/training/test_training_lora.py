@@ -34,7 +34,7 @@ def base_dir(tmp_path_factory, tokenizer):
     from mgrd.model import AudioTokenIds, build_model, micro_config, save_pretrained
 
     s = tokenizer.special
-    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds(s.audio_start, s.audio_end, s.audio_patch),
+    cfg = micro_config(tokenizer.vocab_size, audio_token_ids=AudioTokenIds.of(s),
                        eos_token_ids=(s.eot, s.endoftext), pad_token_id=s.endoftext)
     model = build_model(cfg, seed=0)
     with torch.no_grad():
