@@ -13,6 +13,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 app.command("init-tiny")(model_commands.init_tiny)
 app.command("info")(model_commands.info)
 app.command("merge-adapter")(model_commands.merge_adapter)
+app.command("export-text-base")(model_commands.export_text_base)
 app.command("chat")(chat.chat)
 
 # Command groups that live in their own modules; each module has `register(app)`.

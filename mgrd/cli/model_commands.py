@@ -1,5 +1,5 @@
-"""`mgrd init-tiny`, `mgrd info` and `mgrd merge-adapter`: make a random tiny checkpoint, describe any checkpoint,
-merge a LoRA adapter into its base."""
+"""`mgrd init-tiny`, `mgrd info`, `mgrd merge-adapter` and `mgrd export-text-base`: make a random tiny
+checkpoint, describe any checkpoint, merge a LoRA adapter into its base, export a decoder as a text base."""
 
 from __future__ import annotations
 
@@ -119,3 +119,18 @@ def merge_adapter(
         tmp.rename(out)
     console.print(f"merged {adapter_dir} into {out} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f} M "
                   "parameters)")
+
+
+def export_text_base(
+    model_dir: Annotated[Path, typer.Argument(help="checkpoint directory (official layout) whose decoder to export")],
+    out: Annotated[Path, typer.Option("--out", help="new directory of the text base")],
+    dtype: Annotated[str, typer.Option(help="bfloat16 or float32")] = "bfloat16",
+    note: Annotated[str, typer.Option(help="how the checkpoint was made, kept in MANIFEST.json")] = "",
+) -> None:
+    """Export a checkpoint's decoder and tokenizer as a text base for a recipe's `model.text_base`."""
+    from mgrd.pipeline.text_base import export
+
+    with user_errors():
+        base = export(model_dir, out, made_by={"note": note} if note else None, dtype=dtype)
+    console.print(f"text base {out}: {base.manifest['parameters'] / 1e6:.2f} M decoder parameters in {dtype}, "
+                  f"sha256 {base.digest[:16]}…")

@@ -40,9 +40,15 @@ class DataSpec:
 
 @dataclass
 class ModelSpec:
-    """Where the model comes from: `base` (a checkpoint directory) or a new tiny model of these sizes."""
+    """Where the model comes from: `base` (a checkpoint directory) or a new tiny model of these sizes.
+
+    `text_base` (a new model only): a shipped text base's name or a directory made by
+    `mgrd export-text-base`; its tokenizer and decoder weights replace the new model's
+    (mgrd.pipeline.text_base), so the layer sizes must be the base's (vocab_size then goes unused).
+    """
 
     base: str | None = None
+    text_base: str | None = None
     vocab_size: int = 1024
     hidden_size: int = 256
     layers: int = 4
@@ -280,6 +286,9 @@ def check(recipe: Recipe) -> None:
     if recipe.iterations.curation.strategy not in ("range", "failed", "unfiltered"):
         raise ValueError(f"iterations.curation.strategy={recipe.iterations.curation.strategy!r}; "
                          "accepted: range, failed, unfiltered")
+    if recipe.model.base is not None and recipe.model.text_base is not None:
+        raise ValueError("model.base and model.text_base contradict each other: base is a whole checkpoint, "
+                         "text_base the decoder of a new model; accepted: one of them")
     if recipe.model.base is None and recipe.model.vocab_size < 300:
         raise ValueError("model.vocab_size must be >= 300 (256 bytes + special tokens + merges)")
     if any(b is not None and b < 0 for b in recipe.eval.budgets + recipe.eval.stage_budgets):

@@ -174,18 +174,19 @@ def base_model(ctx: Context, data_stage: StageResult[DataSet]) -> StageResult[Ba
         return ctx.runner.stage("base", settings(spec, released.digest), [data_stage],
                                 lambda sdir: BaseModel(released), code=(HERE,))
 
+    text_base = None
+    if spec.text_base:
+        from mgrd.pipeline import text_base as TB
+
+        text_base = TB.resolve(spec.text_base)
+        TB.check_fits(text_base, spec)
+
     def work(sdir: Path) -> BaseModel:
-        from mgrd.chat import train_tokenizer
-        from mgrd.chat.corpus import tiny_corpus
         from mgrd.model import AudioTokenIds, build_model, save_pretrained
         from mgrd.model.config import AdaptorConfig, AudioLMConfig, EncoderConfig, TextConfig
         from mgrd.model.presets import TINY_MAX_POSITIONS
 
-        texts = tiny_corpus() + [m["content"] if isinstance(m["content"], str) else
-                                 " ".join(p.get("text", "") for p in m["content"])
-                                 for r in ctx.records("train") for style in ("grounded", "surrogate", "empty")
-                                 for m in D.messages_for(r, style)]
-        tokenizer = train_tokenizer(texts, vocab_size=spec.vocab_size)
+        tokenizer = TB.tokenizer(text_base) if text_base else _train_tokenizer(ctx, spec.vocab_size)
         sp = tokenizer.special
         config = AudioLMConfig(
             text=TextConfig(vocab_size=-(-tokenizer.vocab_size // 64) * 64, hidden_size=spec.hidden_size,
@@ -199,11 +200,26 @@ def base_model(ctx: Context, data_stage: StageResult[DataSet]) -> StageResult[Ba
                                   adapter_state=spec.adaptor_dim),
             audio_token_ids=AudioTokenIds.of(sp))
         model = build_model(config, seed=ctx.recipe.seed)
+        if text_base:
+            TB.load_into(model, text_base)
         save_pretrained(model, sdir / "model", tokenizer=tokenizer)
         return BaseModel(ModelDir.of(sdir / "model"), sum(p.numel() for p in model.parameters()))
 
-    return ctx.runner.stage("base", settings(spec), [data_stage], work,
-                            code=(HERE, "mgrd.chat", "mgrd.chat.corpus", "mgrd.model", "mgrd.model.config"))
+    return ctx.runner.stage("base", settings(spec, text_base.digest if text_base else None), [data_stage], work,
+                            code=(HERE, "mgrd.chat", "mgrd.chat.corpus", "mgrd.model", "mgrd.model.config",
+                                  "mgrd.pipeline.text_base"))
+
+
+def _train_tokenizer(ctx: Context, vocab_size: int):
+    """A byte-level BPE trained on the tiny corpus and every conversation of the train split."""
+    from mgrd.chat import train_tokenizer
+    from mgrd.chat.corpus import tiny_corpus
+
+    texts = tiny_corpus() + [m["content"] if isinstance(m["content"], str) else
+                             " ".join(p.get("text", "") for p in m["content"])
+                             for r in ctx.records("train") for style in ("grounded", "surrogate", "empty")
+                             for m in D.messages_for(r, style)]
+    return train_tokenizer(texts, vocab_size=vocab_size)
 
 
 # ---- supervised stages ---------------------------------------------------------------------------

@@ -40,6 +40,8 @@ def test_paper_recipe_sft_takes_the_distilled_chains_length():
 def test_tiny_recipe_trains_as_before():
     """The new knobs default to what the trainers did before them: whole-batch forwards, 4,096 tokens, 64 rollouts."""
     configs = stage_configs(load_recipe("tiny"))
+    assert "text_pretrain" not in configs            # the tiny recipe starts from a shipped text base
+    configs.update(stage_configs(load_recipe("tiny", ["text_pretrain.steps=200"])))
     for stage in ("text_pretrain", "audio_pretrain", "cold_start", "iterations.sft"):
         assert (configs[stage].micro_batch_size, configs[stage].max_length) == (0, 4096)
     for stage in ("text_rl", "iterations.rl"):
