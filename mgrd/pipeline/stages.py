@@ -164,7 +164,8 @@ def world(ctx: Context) -> StageResult[DataSet]:
 
 
 def base_model(ctx: Context, data_stage: StageResult[DataSet]) -> StageResult[BaseModel]:
-    """The starting checkpoint: `model.base`, or a new tiny model with a BPE trained on the data's text."""
+    """The starting checkpoint: `model.base`, or a new tiny model whose tokenizer and decoder come from
+    `model.text_base` or are a BPE trained on the data's text and random weights."""
     spec = ctx.recipe.model
     if spec.base:   # the data stays upstream: later stages read it
         if not (Path(spec.base) / "config.json").is_file():
@@ -205,7 +206,7 @@ def base_model(ctx: Context, data_stage: StageResult[DataSet]) -> StageResult[Ba
         save_pretrained(model, sdir / "model", tokenizer=tokenizer)
         return BaseModel(ModelDir.of(sdir / "model"), sum(p.numel() for p in model.parameters()))
 
-    return ctx.runner.stage("base", settings(spec, text_base.digest if text_base else None), [data_stage], work,
+    return ctx.runner.stage("base", settings(spec, *([text_base.digest] if text_base else [])), [data_stage], work,
                             code=(HERE, "mgrd.chat", "mgrd.chat.corpus", "mgrd.model", "mgrd.model.config",
                                   "mgrd.pipeline.text_base"))
 
