@@ -14,7 +14,6 @@ the weights' sha256, which is checked on every load. Nothing in it is executed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -47,11 +46,9 @@ def shipped_names() -> list[str]:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from mgrd.evaluation.identity import file_sha256
+
+    return file_sha256(path, remember=False)     # read every time: a damaged file must be noticed
 
 
 def resolve(name_or_dir: str | os.PathLike) -> TextBase:
