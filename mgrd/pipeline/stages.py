@@ -305,10 +305,23 @@ def encoder_sources(ctx: Context, sdir: Path, spec) -> list[SourceConfig]:
 
 
 def encoder_probe_sources(ctx: Context, sdir: Path, spec) -> list[SourceConfig]:
-    """The first `probe_clips` clips of the held-out split, for the encoder's probe accuracy."""
+    """`probe_clips` held-out clips for the encoder's probe accuracy: fresh held-out items of the families made
+    on the fly (their frame-level truth is known), and the stored held-out clips of the other families
+    (speech) in proportion."""
+    from mgrd.data.world.targets import STREAMED_FAMILIES, stream_references
+
     if spec.probe_clips <= 0:
         return []
-    clips = D.encoder_records(ctx.records("heldout"), ctx.world_dir)[:spec.probe_clips]
+    heldout = ctx.records("heldout")
+    asked = ctx.recipe.world.families
+    families = [f for f in STREAMED_FAMILIES if not asked or f in asked] if ctx.recipe.data.source == "world" else []
+    stored = D.encoder_records([r for r in heldout if r.family not in families], ctx.world_dir)
+    audio = [r for r in heldout if D.is_audio_item(r) or D.is_probe(r)]
+    share = len([r for r in audio if r.family not in families]) / max(len(audio), 1)
+    kept = stored[:round(spec.probe_clips * share)] if families else stored[:spec.probe_clips]
+    refs = stream_references(families, split="heldout", seed=ctx.recipe.world.seed,
+                             n=spec.probe_clips - len(kept)) if families and spec.probe_clips > len(kept) else []
+    clips = refs + kept
     return [SourceConfig(D.write(sdir / "probe_clips.jsonl", clips))] if clips else []
 
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mgrd.audio import AudioError, load_audio, log_mel, split_chunks
-from mgrd.data.world.targets import FRAME_LABELS, FRAMES
+from mgrd.data.world.targets import FRAME_LABELS, FRAMES, LOWEST_NOTE, NOTE_RANGE, NOTES
 from mgrd.io import write_json_atomic
 from mgrd.training.config import EncoderPretrainConfig
 from mgrd.training.data import MixedDataset, read_records
@@ -60,7 +60,7 @@ def head_specs(records: list[dict]) -> list[HeadSpec]:
         if not isinstance(targets, dict) or not targets:
             raise ValueError(f"record {i} needs a non-empty 'targets' mapping of fact name to value")
         for k, v in targets.items():
-            if k != FRAMES:            # frame targets feed the frame head, not a fact head
+            if k not in (FRAMES, NOTES):   # frame targets feed the frame heads, not a fact head
                 values.setdefault(k, []).append(v)
     specs = []
     for name, vals in sorted(values.items()):
@@ -77,8 +77,9 @@ def head_specs(records: list[dict]) -> list[HeadSpec]:
 class FactHeads(nn.Module):
     """One small MLP per fact on three poolings of a clip's adaptor output: the mean; a sum (scaled by
     1/16), so that per-frame onset features add up to counts; and an attention pooling with the
-    fact's own learned query (so "note 2" can look at where the second note is). A frame head
-    classifies every frame as the onset of an event kind or none (`FRAMES`, dense targets); the
+    fact's own learned query (so "note 2" can look at where the second note is). Two frame heads
+    learn dense targets: one classifies every frame as the onset of an event kind or none (`FRAMES`),
+    the other says which MIDI notes sound in it (`NOTES`, a piano roll, one logit per note); the
     expected number of onsets of each kind (the sum of its probabilities over frames) is a fourth
     input of every fact head, so counts can be read off the frames."""
 
@@ -87,13 +88,15 @@ class FactHeads(nn.Module):
         self.specs = specs
         self.queries = nn.Parameter(torch.randn(len(specs), dim) * dim ** -0.5)
         self.frames = nn.Linear(dim, len(FRAME_LABELS))
+        self.notes = nn.Linear(dim, NOTE_RANGE)
+        nn.init.constant_(self.notes.bias, -4.0)   # a note sounds in few frames: start near that prior
         width = 3 * dim + len(FRAME_LABELS)
         self.heads = nn.ModuleDict({s.name: nn.Sequential(nn.Linear(width, hidden), nn.GELU(),
                                                           nn.Linear(hidden, len(s.labels) or 1)) for s in specs})
 
     def forward(self, clips: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """`clips`: one [T_i, dim] feature sequence per clip -> name -> [num_clips, classes or 1];
-        FRAMES -> [num_clips, T, frame classes] (padding frames hold -inf)."""
+        FRAMES -> [num_clips, T, frame classes], NOTES -> [num_clips, T, NOTE_RANGE] (padding frames: -inf)."""
         x = nn.utils.rnn.pad_sequence(clips, batch_first=True)                       # [B, T, D]
         lengths = torch.tensor([len(c) for c in clips], device=x.device)
         valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]   # [B, T]
@@ -106,6 +109,7 @@ class FactHeads(nn.Module):
         out = {name: head(torch.cat([mean, total / 16.0, attended[:, i], onsets], -1))
                for i, (name, head) in enumerate(self.heads.items())}
         out[FRAMES] = frames.masked_fill(~valid[..., None], float("-inf"))
+        out[NOTES] = self.notes(x).masked_fill(~valid[..., None], float("-inf"))
         return out
 
 
@@ -179,6 +183,10 @@ def fact_losses(outputs: dict[str, torch.Tensor], records: list[dict], specs: li
     if frames is not None:
         total = total + frames[0]
         stats["onset_recall"] = frames[1]
+    notes = note_loss(outputs[NOTES], records) if NOTES in outputs else None
+    if notes is not None:
+        total = total + notes[0]
+        stats["note_frame_acc"] = notes[1]
     return total, stats
 
 
@@ -202,6 +210,29 @@ def frame_loss(logits: torch.Tensor, records: list[dict]) -> tuple[torch.Tensor,
                            target[rows].reshape(-1), ignore_index=-100)
     hits = (logits.argmax(-1) == target) & onset
     return loss, float(hits.sum() / onset.sum().clamp(min=1))
+
+
+def note_loss(logits: torch.Tensor, records: list[dict]) -> tuple[torch.Tensor, float] | None:
+    """Binary CE of every (frame, note) of the clips with note targets, summed over notes and averaged over
+    their valid frames; and the share of frames where a note sounds whose strongest logit names one that
+    does. None when no clip of the batch has note targets."""
+    rows = [i for i, r in enumerate(records) if NOTES in r["targets"]]
+    if not rows:
+        return None
+    picked = logits[rows]
+    valid = torch.isfinite(picked[..., 0])
+    roll = torch.zeros_like(picked)
+    for row, i in enumerate(rows):
+        for first, end, midi in records[i]["targets"][NOTES]:
+            roll[row, first:end, int(midi) - LOWEST_NOTE] = 1.0
+    roll[~valid] = 0.0
+    elementwise = F.binary_cross_entropy_with_logits(picked.masked_fill(~valid[..., None], 0.0), roll,
+                                                     reduction="none")
+    loss = (elementwise * valid[..., None]).sum() / valid.sum().clamp(min=1)
+    sounding = valid & (roll.sum(-1) > 0)
+    strongest = picked.argmax(-1, keepdim=True)
+    hits = roll.gather(-1, strongest).squeeze(-1).bool() & sounding
+    return loss, float(hits.sum() / sounding.sum().clamp(min=1))
 
 
 def train_encoder(cfg: EncoderPretrainConfig, *, after_step: StepHook | None = None) -> TrainResult:

@@ -4,6 +4,12 @@ The first rung of the perception ladder: what the frozen encoder knows before an
 A head `pitch:note 2` belongs to the fact type `pitch`; a prediction is right when it is within the
 fact type's tolerance of the target (`PROBE_RULES`), and a class head is right when it names the
 target's label exactly.
+
+Facts located in time (how many events of a kind, which note plays k-th, the notes of a chord and
+what they make) are also read off the frame heads by fixed rules (`read_frames`): onsets are the
+runs of frames whose strongest class is an event kind, and a note is the strongest piano-roll logit
+between one note onset and the next. For these fact types (`FRAME_READ_TYPES`, fixed here, not
+chosen by which reading scores higher) the frame reading is the probe; both readings are reported.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+
+from mgrd.data.world.targets import FRAME_LABELS, FRAMES, LOWEST_NOTE, NOTES
 
 # (kind, tolerance): "semitones" absolute on MIDI numbers, "relative" share of the target, "exact" classes.
 PROBE_RULES: dict[str, tuple[str, float]] = {
@@ -21,6 +29,9 @@ PROBE_RULES: dict[str, tuple[str, float]] = {
     "level change": ("absolute", 3.0),   # dB
 }
 DEFAULT_REGRESSION_RULE = ("relative", 0.15)
+# Fact types about events in time: probed by reading the frame heads (read_frames).
+FRAME_READ_TYPES = ("count", "pitch", "chord", "contour")
+COUNTED = {"all beeps": ("high", "low"), "high beeps": ("high",), "low beeps": ("low",), "beat": ("beat",)}
 
 
 def fact_type(head: str) -> str:
@@ -59,21 +70,108 @@ def score_outputs(outputs: dict[str, torch.Tensor], records: Sequence[dict], spe
     return scored
 
 
-@torch.no_grad()
-def probe_heads(model, heads, specs, records: Sequence[dict], device: torch.device, *, batch_size: int,
-                read: Callable, features: Callable) -> dict:
-    """{"by_type": {type: {"accuracy", "n"}}, "by_head": {head: {"accuracy", "n"}}, "clips": n} on `records`."""
-    if not records:
-        raise ValueError("probing needs at least one held-out clip")
+def onset_runs(onsets: torch.Tensor) -> list[tuple[int, str]]:
+    """(first frame, kind) of every run of frames whose strongest class is the same event kind.
+
+    >>> x = torch.full((6, len(FRAME_LABELS)), -9.0); x[:, 0] = 0.0
+    >>> x[1, 1] = x[2, 1] = x[4, 2] = 5.0
+    >>> onset_runs(x)
+    [(1, 'high'), (4, 'low')]
+    """
+    runs, previous = [], 0
+    for t, c in enumerate(onsets.argmax(-1).tolist()):
+        if c != 0 and c != previous:
+            runs.append((t, FRAME_LABELS[c]))
+        previous = c
+    return runs
+
+
+def contour_of(notes: list[int]) -> str | None:
+    """rising / falling / arch / valley of a note sequence (None for any other shape)."""
+    steps = [b - a for a, b in zip(notes, notes[1:])]
+    if len(steps) < 1 or 0 in steps:
+        return None
+    signs = "".join("+" if d > 0 else "-" for d in steps)
+    if "-" not in signs:
+        return "rising"
+    if "+" not in signs:
+        return "falling"
+    turns = sum(a != b for a, b in zip(signs, signs[1:]))
+    return None if turns != 1 else ("arch" if signs[0] == "+" else "valley")
+
+
+def read_frames(onsets: torch.Tensor, notes: torch.Tensor) -> dict[str, object]:
+    """Facts of one clip read off its frame heads (`onsets` [T, kinds], `notes` [T, NOTE_RANGE] logits, valid
+    frames only), named as the fact targets are: counts per kind, melody notes in order, the pitches of
+    high and low beeps, a chord's three notes and quality, a melody's contour. Pitches are MIDI numbers."""
+    runs = onset_runs(onsets)
+    facts: dict[str, object] = {f"count:{name}": sum(k in kinds for _, k in runs) for name, kinds in COUNTED.items()}
+    probability = notes.sigmoid()
+    strongest = lambda frames: LOWEST_NOTE + int(probability[frames].mean(0).argmax())
+    starts = [t for t, k in runs if k == "note"]
+    melody = [strongest(slice(a, b)) for a, b in zip(starts, starts[1:] + [len(notes)])]
+    facts |= {f"pitch:note {i + 1}": m for i, m in enumerate(melody)}
+    if (shape := contour_of(melody)) is not None:
+        facts["contour:melody"] = shape
+    for kind in ("high", "low"):
+        frames = [t for t, k in runs if k == kind]
+        if frames:
+            facts[f"pitch:{kind} beeps"] = strongest(frames)
+    chord = [t for t, k in runs if k == "chord"]
+    if chord:
+        loudest = probability[chord[0]:].mean(0).topk(3).indices.sort().values + LOWEST_NOTE
+        root, third, fifth = (int(m) for m in loudest)
+        facts |= {"pitch:root": root, "pitch:third": third, "pitch:fifth": fifth,
+                  "chord:chord": {4: "major", 3: "minor"}.get(third - root, "neither")}
+    return facts
+
+
+def score_frames(outputs: dict[str, torch.Tensor], records: Sequence[dict]) -> dict[str, list[int]]:
+    """Per fact of FRAME_READ_TYPES, 1/0 for each record that has it: the frame reading against the target
+    (a fact the reading does not find counts as wrong)."""
     scored: dict[str, list[int]] = {}
-    for k in range(0, len(records), batch_size):
-        items = [read(r) for r in records[k:k + batch_size]]
-        outputs = heads(features(model, [clip for _, clip in items], device))
-        for name, marks in score_outputs(outputs, [r for r, _ in items], specs).items():
-            scored.setdefault(name, []).extend(marks)
+    for i, r in enumerate(records):
+        valid = torch.isfinite(outputs[FRAMES][i, :, 0])
+        read = read_frames(outputs[FRAMES][i][valid], outputs[NOTES][i][valid])
+        for name, value in r["targets"].items():
+            if fact_type(name) not in FRAME_READ_TYPES or name in (FRAMES, NOTES):
+                continue
+            got = read.get(name)
+            if got is None:
+                right = False
+            elif isinstance(value, float):
+                right = within(name, float(got), value)
+            else:
+                right = str(got) == str(value)
+            scored.setdefault(name, []).append(int(right))
+    return scored
+
+
+def _summary(scored: dict[str, list[int]]) -> dict:
     by_type: dict[str, list[int]] = {}
     for name, marks in scored.items():
         by_type.setdefault(fact_type(name), []).extend(marks)
     summary = lambda marks: {"accuracy": sum(marks) / len(marks), "n": len(marks)}
     return {"by_type": {t: summary(m) for t, m in sorted(by_type.items())},
-            "by_head": {h: summary(m) for h, m in sorted(scored.items())}, "clips": len(records)}
+            "by_head": {h: summary(m) for h, m in sorted(scored.items())}}
+
+
+@torch.no_grad()
+def probe_heads(model, heads, specs, records: Sequence[dict], device: torch.device, *, batch_size: int,
+                read: Callable, features: Callable) -> dict:
+    """Probe accuracy on `records`: {"by_type", "by_head"} (the probe of each fact type: the frame reading
+    for FRAME_READ_TYPES, the fact heads otherwise), {"heads": ..., "frames": ...} (both readings), "clips"."""
+    if not records:
+        raise ValueError("probing needs at least one held-out clip")
+    by_heads: dict[str, list[int]] = {}
+    by_frames: dict[str, list[int]] = {}
+    for k in range(0, len(records), batch_size):
+        items = [read(r) for r in records[k:k + batch_size]]
+        outputs = heads(features(model, [clip for _, clip in items], device))
+        targets = [r for r, _ in items]
+        for name, marks in score_outputs(outputs, targets, specs).items():
+            by_heads.setdefault(name, []).extend(marks)
+        for name, marks in score_frames(outputs, targets).items():
+            by_frames.setdefault(name, []).extend(marks)
+    chosen = {h: m for h, m in by_heads.items() if fact_type(h) not in FRAME_READ_TYPES} | by_frames
+    return {**_summary(chosen), "heads": _summary(by_heads), "frames": _summary(by_frames), "clips": len(records)}

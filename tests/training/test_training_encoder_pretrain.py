@@ -4,7 +4,7 @@ import torch
 
 from mgrd.model import load_pretrained
 from mgrd.training.config import EncoderPretrainConfig, from_dict
-from mgrd.data.world.targets import FRAMES
+from mgrd.data.world.targets import FRAMES, NOTES
 from mgrd.training.encoder_pretrain import HeadSpec, head_specs, train_encoder
 
 from conftest import write_jsonl, write_tone
@@ -64,11 +64,46 @@ def test_streamed_references_make_the_clip_and_targets_the_world_would_store():
     assert len({(r["world"]["family"], r["world"]["seed"], r["clip"]) for r in refs}) == 5   # every sample a new clip
     targets, wave = streamed_clip(refs[2])
     record, clips = make_record("composite", refs[2]["world"]["seed"], "x")
-    onsets = targets.pop(FRAMES)
+    onsets, notes = targets.pop(FRAMES), targets.pop(NOTES)
     assert targets == fact_targets(record, 1) and targets
     assert (wave == clips[1]).all()
     # the second clip of this composite is a two-note melody: notes start at 0.2 s and 0.2 + 0.6 + 0.25 s
     assert onsets == [[int(0.2 / 0.08), "note"], [int(1.05 / 0.08), "note"]]
+    # each sounds 0.6 s: frames round(0.2 / 0.08) = 2 to round(0.8 / 0.08) = 10, and 13 to round(1.65 / 0.08) = 21,
+    # at the MIDI numbers of the pitch facts
+    first, second = round(targets["pitch:note 1"]), round(targets["pitch:note 2"])
+    assert notes == [[2, 10, first], [13, 21, second]]
+
+
+def test_a_chord_is_one_onset_and_three_sounding_notes():
+    from mgrd.data.world.targets import streamed_clip
+
+    for seed in range(40):   # the first music item of these seeds that is a chord
+        targets, wave = streamed_clip({"world": {"family": "music", "seed": seed}, "clip": 0})
+        if "chord:chord" in targets:
+            break
+    assert targets[FRAMES] == [[int(0.2 / 0.08), "chord"]]
+    root, third, fifth = (round(targets[f"pitch:{k}"]) for k in ("root", "third", "fifth"))
+    assert sorted(m for _, _, m in targets[NOTES]) == [root, third, fifth]
+    assert {(a, b) for a, b, _ in targets[NOTES]} == {(2, round((len(wave) / 16000 - 0.2) / 0.08))}
+    assert third - root == (4 if targets["chord:chord"] == "major" else 3)
+
+
+def test_note_loss_by_hand():
+    import math
+
+    from mgrd.data.world.targets import LOWEST_NOTE
+    from mgrd.training.encoder_pretrain import note_loss
+
+    logits = torch.zeros(2, 2, 3)
+    logits[0, 0, 1] = 2.0                      # frame 0 of clip 0: note LOWEST_NOTE + 1 strongest
+    logits[0, 1] = float("-inf")               # clip 0 has one frame (padding)
+    records = [{"targets": {NOTES: [[0, 1, LOWEST_NOTE + 1]]}}, {"targets": {NOTES: []}}]
+    loss, acc = note_loss(logits, records)
+    # 3 valid frames x 3 notes: one positive with logit 2, eight negatives with logit 0
+    expected = (-math.log(1 / (1 + math.exp(-2))) + 8 * math.log(2)) / 3
+    assert abs(float(loss) - expected) < 1e-5 and acc == 1.0
+    assert note_loss(logits, [{"targets": {}}, {"targets": {}}]) is None
 
 
 def test_beep_onsets_are_the_scene_events_in_order_with_their_kind():
@@ -164,3 +199,9 @@ def test_encoder_trains_on_streamed_clips_and_writes_probes(tokenizer, tmp_path)
     probes = json.loads((tmp_path / "run" / "probes.json").read_text())
     assert probes["clips"] == 3 and set(probes["by_type"]) <= {"pitch", "chord", "contour", "count", "tempo"}
     assert all(0.0 <= v["accuracy"] <= 1.0 and v["n"] >= 1 for v in probes["by_type"].values())
+    # pitch is read off the frames (both readings reported); tempo, a property of the whole clip, off its head
+    from mgrd.training.encoder_probes import FRAME_READ_TYPES
+
+    assert "pitch" in probes["by_type"]
+    for kind, value in probes["by_type"].items():
+        assert value == probes["frames" if kind in FRAME_READ_TYPES else "heads"]["by_type"][kind]

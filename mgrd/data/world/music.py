@@ -26,7 +26,7 @@ def _say(note: int) -> str:
 
 def melody(notes: list[int], *, note_seconds: float = NOTE_SECONDS, gap: float = 0.1) -> np.ndarray:
     """Notes one after another, each `note_seconds` long with `gap` s of silence between them."""
-    events = [(0.2 + i * (note_seconds + gap), synth.harmonic_tone(synth.midi_to_hz(m), note_seconds), 0.0, "note")
+    events = [(0.2 + i * (note_seconds + gap), synth.harmonic_tone(synth.midi_to_hz(m), note_seconds), 0.0, "note", (m,))
               for i, m in enumerate(notes)]
     return synth.finish(synth.mix(events, 0.2 + len(notes) * (note_seconds + gap) + 0.2))
 
@@ -73,8 +73,8 @@ def chord_scene(rng: np.random.Generator) -> tuple[np.ndarray, list[Fact], str, 
     root = int(rng.integers(48, 65))
     third = root + (4 if quality == "major" else 3)
     notes = [root, third, root + 7]
-    wave = synth.finish(np.pad(synth.chord([synth.midi_to_hz(m) for m in notes], float(rng.uniform(1.2, 2.0))),
-                               (synth.n_samples(0.2), synth.n_samples(0.2))))
+    sound = synth.chord([synth.midi_to_hz(m) for m in notes], float(rng.uniform(1.2, 2.0)))
+    wave = synth.finish(synth.mix([(0.2, sound, 0.0, "chord", notes)], 0.4 + len(sound) / synth.SAMPLE_RATE))
     facts = [Fact("chord", quality, "", "chord"), _note_fact(root, "root"), _note_fact(third, "third"),
              _note_fact(root + 7, "fifth"), Fact("interval", third - root, "semitones", "root to third")]
     return wave, facts, quality, root

@@ -32,7 +32,8 @@ def beep_scene(rng: np.random.Generator, *, more_high: bool = False) -> tuple[np
     lead = float(rng.uniform(0.2, 0.4))
     seconds = lead + total * ioi + 0.3
     f_low, f_high = synth.midi_to_hz(low_note), synth.midi_to_hz(high_note)
-    events = [(lead + i * ioi, synth.harmonic_tone(f_high if h else f_low, BEEP_SECONDS), 0.0, "high" if h else "low")
+    events = [(lead + i * ioi, synth.harmonic_tone(f_high if h else f_low, BEEP_SECONDS), 0.0,
+               "high" if h else "low", (high_note if h else low_note,))
               for i, h in enumerate(order)]
     events.append((0.0, synth.shaped_noise(rng, seconds, low_hz=200, high_hz=4000), NOISE_BED_DB))
     wave = synth.finish(synth.mix(events, seconds))
@@ -82,11 +83,13 @@ def duration_scene(rng: np.random.Generator, events: int) -> tuple[np.ndarray, l
     t = float(rng.uniform(0.2, 0.4))
     mixed = []
     for d in durations:
+        notes: tuple[int, ...] = ()
         if rng.random() < 0.5:
-            wave = synth.harmonic_tone(synth.midi_to_hz(int(rng.integers(55, 75))), d)
+            notes = (int(rng.integers(55, 75)),)
+            wave = synth.harmonic_tone(synth.midi_to_hz(notes[0]), d)
         else:
             wave = synth.shaped_noise(rng, d, low_hz=300, high_hz=3000)
-        mixed.append((t, wave, float(rng.uniform(-3, 0)), "sound"))
+        mixed.append((t, wave, float(rng.uniform(-3, 0)), "sound", notes))
         t += d + float(rng.uniform(0.3, 0.5))
     wave = synth.finish(synth.mix(mixed, t + 0.1))
     facts = [Fact("duration", d, "s", f"sound {i + 1}") for i, d in enumerate(durations)]
@@ -137,11 +140,12 @@ def loudness_scene(rng: np.random.Generator) -> tuple[np.ndarray, list[Fact], st
               "swelling": -span * np.abs(2 * ramp - 1)}[trend]
     levels = [round(float(x), 1) for x in levels]
     tonal = rng.random() < 0.5
-    f0 = synth.midi_to_hz(int(rng.integers(57, 72)))
+    note = int(rng.integers(57, 72))
+    f0 = synth.midi_to_hz(note)
     ioi = float(rng.uniform(0.35, 0.5))
     # One sound repeated, so that only the gain changes from one repetition to the next.
     wave = synth.harmonic_tone(f0, 0.2) if tonal else synth.shaped_noise(rng, 0.2, low_hz=300, high_hz=3000)
-    events = [(0.2 + i * ioi, wave, level, "sound") for i, level in enumerate(levels)]
+    events = [(0.2 + i * ioi, wave, level, "sound", (note,) if tonal else ()) for i, level in enumerate(levels)]
     wave = synth.finish(synth.mix(events, 0.2 + n * ioi + 0.2))
     facts = [Fact("trend", trend, "", "loudness"), Fact("level change", round(levels[-1] - levels[0], 1), "dB",
                                                          "first to last sound")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -99,12 +100,23 @@ def click(rng: np.random.Generator, seconds: float = 0.06) -> np.ndarray:
     return _unit_peak(hit * envelope(n, 0.002))
 
 
-# While `recording()` is active, every mix appends (clip samples, [(onset s, label), ...]) of its labelled events.
+# While `recording()` is active, every mix appends (clip samples, [Event, ...]) of its labelled events.
 _TAPE: ContextVar[list | None] = ContextVar("mgrd_synth_tape", default=None)
 
 
+@dataclass(frozen=True)
+class Event:
+    """A labelled event of a mix, as the frame-level truth of a scene: when it starts and how long it
+    sounds (s), what it is, and the MIDI notes it plays (none for a click or a noise burst)."""
+
+    onset: float
+    seconds: float
+    label: str
+    notes: tuple[int, ...] = ()
+
+
 @contextmanager
-def recording() -> Iterator[list[tuple[int, list[tuple[float, str]]]]]:
+def recording() -> Iterator[list[tuple[int, list[Event]]]]:
     """Record the labelled events of every clip mixed inside the block (the frame-level truth of a scene)."""
     tape: list = []
     token = _TAPE.set(tape)
@@ -115,16 +127,17 @@ def recording() -> Iterator[list[tuple[int, list[tuple[float, str]]]]]:
 
 
 def mix(events: list[tuple], seconds: float) -> np.ndarray:
-    """Sum of events `(onset s, waveform, gain dB[, label])` in a clip of `seconds`, float64 shape [n].
+    """Sum of events `(onset s, waveform, gain dB[, label[, MIDI notes]])` in a clip of `seconds`, float64 [n].
 
-    A label ("high", "note", "beat", ...) names what an event is, for frame-level targets; unlabelled
-    events (a noise bed) are background.
+    A label ("high", "note", "beat", ...) names what an event is and the notes say what pitches it
+    plays, for frame-level targets; unlabelled events (a noise bed) are background.
     """
     out = np.zeros(n_samples(seconds))
     labelled = []
-    for onset, wave, gain_db, *label in events:
-        if label:
-            labelled.append((float(onset), str(label[0])))
+    for onset, wave, gain_db, *about in events:
+        if about:
+            notes = tuple(int(m) for m in about[1]) if len(about) > 1 else ()
+            labelled.append(Event(float(onset), len(wave) / SAMPLE_RATE, str(about[0]), notes))
         start = n_samples(onset)
         end = min(start + len(wave), len(out))
         if start >= len(out) or end <= start:
@@ -132,7 +145,7 @@ def mix(events: list[tuple], seconds: float) -> np.ndarray:
         out[start:end] += db_to_amp(gain_db) * wave[:end - start]
     tape = _TAPE.get()
     if tape is not None:
-        tape.append((len(out), sorted(labelled)))
+        tape.append((len(out), sorted(labelled, key=lambda e: e.onset)))
     return out
 
 

@@ -21,9 +21,13 @@ from mgrd.data.world import synth
 STREAMED_FAMILIES = ("sound", "music", "composite")
 # Frame-level onset classes: at which adaptor frame (80 ms: 100 mel frames/s, strided 8x) an event of each
 # kind starts. Dense targets make counting a local problem instead of a clip-level regression.
-FRAME_LABELS = ("none", "high", "low", "note", "beat", "sound")
+FRAME_LABELS = ("none", "high", "low", "note", "beat", "sound", "chord")
 FRAME_SECONDS = 0.08
 FRAMES = "frames:onset"     # the target key of a clip's onsets: [[frame index, label], ...]
+# Frame-level notes (a piano roll): which MIDI notes sound in each frame, so that "the third note" is
+# read where it plays rather than regressed from the whole clip. [[first frame, end frame, MIDI], ...]
+NOTES = "frames:notes"
+LOWEST_NOTE, NOTE_RANGE = 33, 60   # MIDI 33 (A1) .. 92 (G#6): every note the world plays
 FIRST_STREAM_INDEX = 1 << 20   # streamed items of a split never take the seed of a stored item
 COMPOSITE_CLIPS = 2            # every composite kind plays two clips (checked when a clip is made)
 
@@ -94,17 +98,17 @@ def streamed_clip(reference: dict) -> tuple[dict[str, Any], np.ndarray]:
     if not 0 <= clip < len(clips):
         raise ValueError(f"item {world} has {len(clips)} clips; clip {clip} does not exist")
     targets = fact_targets(record, clip)
-    onsets = clip_onsets(tape, [len(c) for c in clips])[clip]
-    if onsets is not None:
-        targets[FRAMES] = onsets
+    events = clip_events(tape, [len(c) for c in clips])[clip]
+    if events is not None:
+        targets |= frame_targets(events)
     return targets, clips[clip]
 
 
-def clip_onsets(tape: list[tuple[int, list[tuple[float, str]]]], lengths: list[int]) -> list[list | None]:
-    """Per clip, its `[[frame, label], ...]` onsets from the mixes recorded while making it (None: no mix).
+def clip_events(tape: list[tuple[int, list[synth.Event]]], lengths: list[int]) -> list[list[synth.Event] | None]:
+    """Per clip, the labelled events of the mix recorded while making it (None: not made by a mix).
 
     Mixes are matched to clips in order by length (a clip is its mix, scaled); a clip not made by a
-    labelled mix (a chord, speech) has none.
+    mix (speech) has none.
     """
     out: list[list | None] = []
     k = 0
@@ -114,7 +118,23 @@ def clip_onsets(tape: list[tuple[int, list[tuple[float, str]]]], lengths: list[i
         if k == len(tape):
             out.append(None)
             continue
-        events = tape[k][1]
-        out.append([[int(onset / FRAME_SECONDS), label] for onset, label in events] if events else None)
+        out.append(tape[k][1])
         k += 1
     return out
+
+
+def frame_targets(events: list[synth.Event]) -> dict[str, list]:
+    """The dense targets of a clip's events: onsets `[[frame, label], ...]` and notes `[[first, end, MIDI], ...]`.
+
+    An event sounds in the frames it covers at least half of (at least its onset frame).
+    """
+    targets: dict[str, list] = {}
+    if events:
+        targets[FRAMES] = [[int(e.onset / FRAME_SECONDS), e.label] for e in events]
+    notes = []
+    for e in events:
+        first = int(round(e.onset / FRAME_SECONDS))
+        end = max(int(round((e.onset + e.seconds) / FRAME_SECONDS)), first + 1)
+        notes.extend([first, end, m] for m in e.notes if LOWEST_NOTE <= m < LOWEST_NOTE + NOTE_RANGE)
+    targets[NOTES] = notes
+    return targets
