@@ -169,6 +169,7 @@ class EncoderSpec(SFTSpec):
 
     streamed_share: float = 0.0      # share of each batch made from new world items (sound, music, composite)
     probe_clips: int = 200           # held-out clips the heads are probed on after training (0: none)
+    fact_weight: float = 1.0         # weight of the clip-level fact heads' losses against the frame heads'
 
 
 @dataclass
@@ -279,6 +280,8 @@ def check(recipe: Recipe) -> None:
         raise ValueError("cold_start.audio_cot_share must be in [0, 1]")
     if not 0.0 <= recipe.encoder_pretrain.streamed_share < 1.0:
         raise ValueError("encoder_pretrain.streamed_share must be in [0, 1): stored clips carry the heads' labels")
+    if not recipe.encoder_pretrain.fact_weight >= 0:
+        raise ValueError("encoder_pretrain.fact_weight must be a number >= 0")
     if recipe.iterations.count < 0:
         raise ValueError("iterations.count must be >= 0")
     if recipe.iterations.max_chain_repeats < 1 or recipe.iterations.text_cot_ratio < 0:

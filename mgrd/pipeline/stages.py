@@ -304,6 +304,10 @@ def encoder_sources(ctx: Context, sdir: Path, spec) -> list[SourceConfig]:
     return [stored, SourceConfig(D.write(sdir / "streamed.jsonl", refs), ratio=spec.streamed_share)]
 
 
+# The encoder's probe clips are the streamed held-out items from this index on (settings were chosen on dev).
+PROBE_STREAM_OFFSET = 1 << 16
+
+
 def encoder_probe_sources(ctx: Context, sdir: Path, spec) -> list[SourceConfig]:
     """`probe_clips` held-out clips for the encoder's probe accuracy: fresh held-out items of the families made
     on the fly (their frame-level truth is known), and the stored held-out clips of the other families
@@ -319,8 +323,8 @@ def encoder_probe_sources(ctx: Context, sdir: Path, spec) -> list[SourceConfig]:
     audio = [r for r in heldout if D.is_audio_item(r) or D.is_probe(r)]
     share = len([r for r in audio if r.family not in families]) / max(len(audio), 1)
     kept = stored[:round(spec.probe_clips * share)] if families else stored[:spec.probe_clips]
-    refs = stream_references(families, split="heldout", seed=ctx.recipe.world.seed,
-                             n=spec.probe_clips - len(kept)) if families and spec.probe_clips > len(kept) else []
+    refs = stream_references(families, split="heldout", seed=ctx.recipe.world.seed, n=spec.probe_clips - len(kept),
+                             offset=PROBE_STREAM_OFFSET) if families and spec.probe_clips > len(kept) else []
     clips = refs + kept
     return [SourceConfig(D.write(sdir / "probe_clips.jsonl", clips))] if clips else []
 

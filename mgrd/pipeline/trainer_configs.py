@@ -24,7 +24,7 @@ def sft_config(spec: Any, model: str, data: Sequence[SourceConfig], run: RunConf
 def encoder_config(spec: Any, model: str, data: Sequence[SourceConfig], eval_data: Sequence[SourceConfig],
                    run: RunConfig) -> EncoderPretrainConfig:
     return EncoderPretrainConfig(model=model, data=list(data), eval_data=list(eval_data), max_steps=spec.steps,
-                                 batch_size=spec.batch_size,
+                                 batch_size=spec.batch_size, fact_weight=spec.fact_weight,
                                  optim=OptimConfig(lr=spec.lr, warmup_steps=spec.warmup_steps), run=run)
 
 

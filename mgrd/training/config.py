@@ -280,6 +280,7 @@ class EncoderPretrainConfig:
     max_steps: int = 400
     batch_size: int = 16
     head_hidden: int = 128
+    fact_weight: float = 1.0   # the fact heads' summed losses count this much against the frame heads' (1 each)
     eval_data: list[SourceConfig] = field(default_factory=list)   # held-out clips the heads are probed on
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3))
     run: RunConfig = field(default_factory=RunConfig)
@@ -289,6 +290,7 @@ class EncoderPretrainConfig:
         _integer(self, "max_steps", 0)
         _integer(self, "batch_size", 1)
         _integer(self, "head_hidden", 1)
+        _number(self, "fact_weight", "a number >= 0", lambda v: v >= 0)
 
 
 # Keys that change how a run is observed or stored but not what it computes: resuming with

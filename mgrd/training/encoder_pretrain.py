@@ -79,7 +79,8 @@ class FactHeads(nn.Module):
     1/16), so that per-frame onset features add up to counts; and an attention pooling with the
     fact's own learned query (so "note 2" can look at where the second note is). Two frame heads
     learn dense targets: one classifies every frame as the onset of an event kind or none (`FRAMES`),
-    the other says which MIDI notes sound in it (`NOTES`, a piano roll, one logit per note); the
+    the other says which MIDI notes sound in it (`NOTES`, a piano roll: a softmax over "no note" and
+    every note, shared among the notes of a chord); the
     expected number of onsets of each kind (the sum of its probabilities over frames) is a fourth
     input of every fact head, so counts can be read off the frames."""
 
@@ -88,15 +89,14 @@ class FactHeads(nn.Module):
         self.specs = specs
         self.queries = nn.Parameter(torch.randn(len(specs), dim) * dim ** -0.5)
         self.frames = nn.Linear(dim, len(FRAME_LABELS))
-        self.notes = nn.Linear(dim, NOTE_RANGE)
-        nn.init.constant_(self.notes.bias, -4.0)   # a note sounds in few frames: start near that prior
+        self.notes = nn.Linear(dim, 1 + NOTE_RANGE)   # class 0: no note sounds
         width = 3 * dim + len(FRAME_LABELS)
         self.heads = nn.ModuleDict({s.name: nn.Sequential(nn.Linear(width, hidden), nn.GELU(),
                                                           nn.Linear(hidden, len(s.labels) or 1)) for s in specs})
 
     def forward(self, clips: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """`clips`: one [T_i, dim] feature sequence per clip -> name -> [num_clips, classes or 1];
-        FRAMES -> [num_clips, T, frame classes], NOTES -> [num_clips, T, NOTE_RANGE] (padding frames: -inf)."""
+        FRAMES -> [num_clips, T, frame classes], NOTES -> [num_clips, T, 1 + NOTE_RANGE] (padding frames: -inf)."""
         x = nn.utils.rnn.pad_sequence(clips, batch_first=True)                       # [B, T, D]
         lengths = torch.tensor([len(c) for c in clips], device=x.device)
         valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]   # [B, T]
@@ -158,10 +158,11 @@ def _target_index(spec: HeadSpec, value) -> int | None:
         return None
 
 
-def fact_losses(outputs: dict[str, torch.Tensor], records: list[dict], specs: list[HeadSpec]
-                ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Sum over facts of the mean CE (classes) or MSE on standardised targets; plus accuracy / MAE."""
-    total = torch.zeros((), device=next(iter(outputs.values())).device)
+def fact_losses(outputs: dict[str, torch.Tensor], records: list[dict], specs: list[HeadSpec], *,
+                fact_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """`fact_weight` x the sum over facts of the mean CE (classes) or MSE on standardised targets, plus the
+    frame heads' losses (onsets, notes) where the batch has frame targets; and accuracies / MAE."""
+    facts = torch.zeros((), device=next(iter(outputs.values())).device)
     stats = {}
     for s in specs:
         rows = [i for i, r in enumerate(records) if s.name in r["targets"]
@@ -172,13 +173,14 @@ def fact_losses(outputs: dict[str, torch.Tensor], records: list[dict], specs: li
         if s.is_class:
             target = torch.tensor([_target_index(s, records[i]["targets"][s.name]) for i in rows],
                                   device=out.device)
-            total = total + F.cross_entropy(out, target)
+            facts = facts + F.cross_entropy(out, target)
             stats[f"{s.name}_acc"] = float((out.argmax(-1) == target).float().mean())
         else:
             raw = torch.tensor([float(records[i]["targets"][s.name]) for i in rows], device=out.device)
             pred = out.squeeze(-1)
-            total = total + F.mse_loss(pred, (raw - s.mean) / s.std)
+            facts = facts + F.mse_loss(pred, (raw - s.mean) / s.std)
             stats[f"{s.name}_mae"] = float(((pred.detach() * s.std + s.mean) - raw).abs().mean())
+    total = fact_weight * facts
     frames = frame_loss(outputs[FRAMES], records) if FRAMES in outputs else None
     if frames is not None:
         total = total + frames[0]
@@ -213,9 +215,9 @@ def frame_loss(logits: torch.Tensor, records: list[dict]) -> tuple[torch.Tensor,
 
 
 def note_loss(logits: torch.Tensor, records: list[dict]) -> tuple[torch.Tensor, float] | None:
-    """Binary CE of every (frame, note) of the clips with note targets, summed over notes and averaged over
-    their valid frames; and the share of frames where a note sounds whose strongest logit names one that
-    does. None when no clip of the batch has note targets."""
+    """Mean CE over the valid frames of the clips with note targets, against "no note" (class 0) or the notes
+    sounding in the frame in equal shares (a chord: a third each); and the share of frames where a note
+    sounds whose strongest note class names one that does. None when no clip of the batch has note targets."""
     rows = [i for i, r in enumerate(records) if NOTES in r["targets"]]
     if not rows:
         return None
@@ -224,13 +226,12 @@ def note_loss(logits: torch.Tensor, records: list[dict]) -> tuple[torch.Tensor, 
     roll = torch.zeros_like(picked)
     for row, i in enumerate(rows):
         for first, end, midi in records[i]["targets"][NOTES]:
-            roll[row, first:end, int(midi) - LOWEST_NOTE] = 1.0
-    roll[~valid] = 0.0
-    elementwise = F.binary_cross_entropy_with_logits(picked.masked_fill(~valid[..., None], 0.0), roll,
-                                                     reduction="none")
-    loss = (elementwise * valid[..., None]).sum() / valid.sum().clamp(min=1)
-    sounding = valid & (roll.sum(-1) > 0)
-    strongest = picked.argmax(-1, keepdim=True)
+            roll[row, first:end, 1 + int(midi) - LOWEST_NOTE] = 1.0
+    roll[..., 0] = roll[..., 1:].sum(-1) == 0
+    share = roll / roll.sum(-1, keepdim=True)
+    loss = F.cross_entropy(picked[valid], share[valid])
+    sounding = valid & (roll[..., 0] == 0)
+    strongest = 1 + picked[..., 1:].argmax(-1, keepdim=True)
     hits = roll.gather(-1, strongest).squeeze(-1).bool() & sounding
     return loss, float(hits.sum() / sounding.sum().clamp(min=1))
 
@@ -264,7 +265,7 @@ def train_encoder(cfg: EncoderPretrainConfig, *, after_step: StepHook | None = N
             with run.autocast():
                 sequences = clip_features(model, [clip for _, clip in items], run.device)
             outputs = heads(sequences)   # float32 heads outside autocast
-            loss, stats = fact_losses(outputs, [r for r, _ in items], specs)
+            loss, stats = fact_losses(outputs, [r for r, _ in items], specs, fact_weight=cfg.fact_weight)
             (loss * len(items) / cfg.batch_size * info.world_size).backward()
             grad_norm = clip_gradients(both, cfg.optim.grad_clip)
             optimizer.step()

@@ -5,11 +5,13 @@ A head `pitch:note 2` belongs to the fact type `pitch`; a prediction is right wh
 fact type's tolerance of the target (`PROBE_RULES`), and a class head is right when it names the
 target's label exactly.
 
-Facts located in time (how many events of a kind, which note plays k-th, the notes of a chord and
-what they make) are also read off the frame heads by fixed rules (`read_frames`): onsets are the
-runs of frames whose strongest class is an event kind, and a note is the strongest piano-roll logit
-between one note onset and the next. For these fact types (`FRAME_READ_TYPES`, fixed here, not
-chosen by which reading scores higher) the frame reading is the probe; both readings are reported.
+Facts about a sequence of events in time (how many events of a kind, which note plays k-th, the
+pitch of the high and the low beeps, the melody's contour) are also read off the frame heads by
+fixed rules (`read_frames`): onsets are the runs of frames whose strongest class is an event kind,
+and a note is the strongest note of the piano roll's softmax ("no note" left out) between one note
+onset and the next. For these facts (`frame_read`) the frame reading is the probe; a chord (one event
+of simultaneous notes) and the properties of a whole clip are probed by the fact heads. Both
+readings are reported.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ PROBE_RULES: dict[str, tuple[str, float]] = {
     "level change": ("absolute", 3.0),   # dB
 }
 DEFAULT_REGRESSION_RULE = ("relative", 0.15)
-# Fact types about events in time: probed by reading the frame heads (read_frames).
-FRAME_READ_TYPES = ("count", "pitch", "chord", "contour")
+# Facts about a sequence of events in time, probed by reading the frame heads (read_frames): name prefixes.
+FRAME_READ = ("count:", "contour:", "pitch:note ", "pitch:high beeps", "pitch:low beeps")
 COUNTED = {"all beeps": ("high", "low"), "high beeps": ("high",), "low beeps": ("low",), "beat": ("beat",)}
 
 
@@ -101,12 +103,12 @@ def contour_of(notes: list[int]) -> str | None:
 
 
 def read_frames(onsets: torch.Tensor, notes: torch.Tensor) -> dict[str, object]:
-    """Facts of one clip read off its frame heads (`onsets` [T, kinds], `notes` [T, NOTE_RANGE] logits, valid
+    """Facts of one clip read off its frame heads (`onsets` [T, kinds], `notes` [T, 1 + NOTE_RANGE] logits, valid
     frames only), named as the fact targets are: counts per kind, melody notes in order, the pitches of
-    high and low beeps, a chord's three notes and quality, a melody's contour. Pitches are MIDI numbers."""
+    high and low beeps, a melody's contour. Pitches are MIDI numbers."""
     runs = onset_runs(onsets)
     facts: dict[str, object] = {f"count:{name}": sum(k in kinds for _, k in runs) for name, kinds in COUNTED.items()}
-    probability = notes.sigmoid()
+    probability = notes.softmax(-1)[:, 1:]   # of each note; class 0 is "no note"
     strongest = lambda frames: LOWEST_NOTE + int(probability[frames].mean(0).argmax())
     starts = [t for t, k in runs if k == "note"]
     melody = [strongest(slice(a, b)) for a, b in zip(starts, starts[1:] + [len(notes)])]
@@ -114,27 +116,26 @@ def read_frames(onsets: torch.Tensor, notes: torch.Tensor) -> dict[str, object]:
     if (shape := contour_of(melody)) is not None:
         facts["contour:melody"] = shape
     for kind in ("high", "low"):
-        frames = [t for t, k in runs if k == kind]
+        frames = [f for t, k in runs if k == kind for f in (t, t + 1) if f < len(notes)]   # a beep: 1-2 frames
         if frames:
             facts[f"pitch:{kind} beeps"] = strongest(frames)
-    chord = [t for t, k in runs if k == "chord"]
-    if chord:
-        loudest = probability[chord[0]:].mean(0).topk(3).indices.sort().values + LOWEST_NOTE
-        root, third, fifth = (int(m) for m in loudest)
-        facts |= {"pitch:root": root, "pitch:third": third, "pitch:fifth": fifth,
-                  "chord:chord": {4: "major", 3: "minor"}.get(third - root, "neither")}
     return facts
 
 
+def frame_read(head: str) -> bool:
+    """Whether a fact is probed by reading the frame heads (FRAME_READ) rather than by its fact head."""
+    return head.startswith(FRAME_READ)
+
+
 def score_frames(outputs: dict[str, torch.Tensor], records: Sequence[dict]) -> dict[str, list[int]]:
-    """Per fact of FRAME_READ_TYPES, 1/0 for each record that has it: the frame reading against the target
-    (a fact the reading does not find counts as wrong)."""
+    """Per fact read off the frames (`frame_read`), 1/0 for each record that has it: the frame reading against
+    the target (a fact the reading does not find counts as wrong)."""
     scored: dict[str, list[int]] = {}
     for i, r in enumerate(records):
         valid = torch.isfinite(outputs[FRAMES][i, :, 0])
         read = read_frames(outputs[FRAMES][i][valid], outputs[NOTES][i][valid])
         for name, value in r["targets"].items():
-            if fact_type(name) not in FRAME_READ_TYPES or name in (FRAMES, NOTES):
+            if not frame_read(name):
                 continue
             got = read.get(name)
             if got is None:
@@ -159,8 +160,8 @@ def _summary(scored: dict[str, list[int]]) -> dict:
 @torch.no_grad()
 def probe_heads(model, heads, specs, records: Sequence[dict], device: torch.device, *, batch_size: int,
                 read: Callable, features: Callable) -> dict:
-    """Probe accuracy on `records`: {"by_type", "by_head"} (the probe of each fact type: the frame reading
-    for FRAME_READ_TYPES, the fact heads otherwise), {"heads": ..., "frames": ...} (both readings), "clips"."""
+    """Probe accuracy on `records`: {"by_type", "by_head"} (the probe of each fact: the frame reading where
+    `frame_read`, its fact head otherwise), {"heads": ..., "frames": ...} (both readings), "clips"."""
     if not records:
         raise ValueError("probing needs at least one held-out clip")
     by_heads: dict[str, list[int]] = {}
@@ -173,5 +174,5 @@ def probe_heads(model, heads, specs, records: Sequence[dict], device: torch.devi
             by_heads.setdefault(name, []).extend(marks)
         for name, marks in score_frames(outputs, targets).items():
             by_frames.setdefault(name, []).extend(marks)
-    chosen = {h: m for h, m in by_heads.items() if fact_type(h) not in FRAME_READ_TYPES} | by_frames
+    chosen = {h: m for h, m in by_heads.items() if not frame_read(h)} | by_frames
     return {**_summary(chosen), "heads": _summary(by_heads), "frames": _summary(by_frames), "clips": len(records)}

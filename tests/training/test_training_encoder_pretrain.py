@@ -95,15 +95,33 @@ def test_note_loss_by_hand():
     from mgrd.data.world.targets import LOWEST_NOTE
     from mgrd.training.encoder_pretrain import note_loss
 
-    logits = torch.zeros(2, 2, 3)
-    logits[0, 0, 1] = 2.0                      # frame 0 of clip 0: note LOWEST_NOTE + 1 strongest
+    logits = torch.zeros(2, 2, 3)              # classes: no note, LOWEST_NOTE, LOWEST_NOTE + 1
+    logits[0, 0, 2] = 2.0                      # frame 0 of clip 0: note LOWEST_NOTE + 1 strongest
     logits[0, 1] = float("-inf")               # clip 0 has one frame (padding)
-    records = [{"targets": {NOTES: [[0, 1, LOWEST_NOTE + 1]]}}, {"targets": {NOTES: []}}]
+    logits[1, 1, 1] = 1.0                      # frame 1 of clip 1: LOWEST_NOTE strongest
+    records = [{"targets": {NOTES: [[0, 1, LOWEST_NOTE + 1]]}},
+               {"targets": {NOTES: [[1, 2, LOWEST_NOTE], [1, 2, LOWEST_NOTE + 1]]}}]   # a two-note chord
     loss, acc = note_loss(logits, records)
-    # 3 valid frames x 3 notes: one positive with logit 2, eight negatives with logit 0
-    expected = (-math.log(1 / (1 + math.exp(-2))) + 8 * math.log(2)) / 3
-    assert abs(float(loss) - expected) < 1e-5 and acc == 1.0
+    e = math.e
+    single = -math.log(e ** 2 / (e ** 2 + 2))
+    silent = math.log(3)                       # clip 1, frame 0: no note, uniform logits
+    chord = -0.5 * math.log(e / (e + 2)) - 0.5 * math.log(1 / (e + 2))   # half the target on each note
+    assert abs(float(loss) - (single + silent + chord) / 3) < 1e-5 and acc == 1.0
     assert note_loss(logits, [{"targets": {}}, {"targets": {}}]) is None
+
+
+def test_fact_weight_scales_the_fact_heads_against_the_frame_heads():
+    from mgrd.training.encoder_pretrain import fact_losses, frame_loss, note_loss
+
+    torch.manual_seed(0)
+    specs = [HeadSpec("count:beat", labels=("6", "7"))]
+    outputs = {"count:beat": torch.randn(1, 2), FRAMES: torch.randn(1, 4, 7), NOTES: torch.randn(1, 4, 61)}
+    records = [{"targets": {"count:beat": 7, FRAMES: [[1, "beat"]], NOTES: []}}]
+    frames = float(frame_loss(outputs[FRAMES], records)[0] + note_loss(outputs[NOTES], records)[0])
+    fact = float(torch.nn.functional.cross_entropy(outputs["count:beat"], torch.tensor([1])))
+    for weight in (1.0, 0.1, 0.0):
+        total, _ = fact_losses(outputs, records, specs, fact_weight=weight)
+        assert abs(float(total) - (weight * fact + frames)) < 1e-5
 
 
 def test_beep_onsets_are_the_scene_events_in_order_with_their_kind():
@@ -200,8 +218,8 @@ def test_encoder_trains_on_streamed_clips_and_writes_probes(tokenizer, tmp_path)
     assert probes["clips"] == 3 and set(probes["by_type"]) <= {"pitch", "chord", "contour", "count", "tempo"}
     assert all(0.0 <= v["accuracy"] <= 1.0 and v["n"] >= 1 for v in probes["by_type"].values())
     # pitch is read off the frames (both readings reported); tempo, a property of the whole clip, off its head
-    from mgrd.training.encoder_probes import FRAME_READ_TYPES
+    from mgrd.training.encoder_probes import frame_read
 
     assert "pitch" in probes["by_type"]
-    for kind, value in probes["by_type"].items():
-        assert value == probes["frames" if kind in FRAME_READ_TYPES else "heads"]["by_type"][kind]
+    for head, value in probes["by_head"].items():
+        assert value == probes["frames" if frame_read(head) else "heads"]["by_head"][head]
