@@ -20,7 +20,7 @@ from mgrd.scoring.perception import claim_accuracy_by_type
 from mgrd.tasks.world import WorldTask, record_item
 
 DESCRIBE = "Describe what you hear."
-LADDER = (("encoder", "encoder probes (heads on the frozen encoder)"),
+LADDER = (("encoder", "encoder probes (frozen encoder: frame reading or fact heads)"),
           ("verbalisation", "decoder: \"Describe what you hear.\", no thinking"),
           ("chains", "reasoning chains at the think budget"))
 
@@ -89,6 +89,9 @@ def ladder_section(summary: Mapping) -> list[str]:
     encoder = (summary.get("perception") or {}).get("encoder")
     if isinstance(encoder, Mapping):
         rungs["encoder"] = {"encoder_pretrain": encoder.get("by_type") or {}}
+        for reading in ("frames", "heads"):   # both readings, where the probes report them
+            if isinstance(encoder.get(reading), Mapping):
+                rungs["encoder"][f"encoder_pretrain, {reading} only"] = encoder[reading].get("by_type") or {}
     for stage, e in (summary.get("evals") or {}).items():
         ladder = e.get("ladder") if isinstance(e, Mapping) else None
         for rung in ("verbalisation", "chains"):
@@ -98,8 +101,9 @@ def ladder_section(summary: Mapping) -> list[str]:
         return []
     types = sorted({t for stages in rungs.values() for by_type in stages.values() for t in by_type})
     lines = ["## Perception ladder (held-out; accuracy per fact type, n in brackets)", "",
-             "Each rung is checked against the items' facts: encoder heads within the fact type's tolerance "
-             "(pitch ±1 semitone, tempo ±8 %, durations ±15 %, classes exact); descriptions and chains claim by "
+             "Each rung is checked against the items' facts: the encoder within the fact type's tolerance "
+             "(pitch ±1 semitone, tempo ±8 %, durations ±15 %, classes exact; counts, melody and beep pitches and "
+             "contours read off its frame heads, the rest off its fact heads); descriptions and chains claim by "
              "claim by the event-bound verifier (claims it cannot bind to an event are not counted).", "",
              "| rung | stage | " + " | ".join(types) + " |", "|---|---|" + "---|" * len(types)]
     names = dict(LADDER)

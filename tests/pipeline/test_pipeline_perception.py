@@ -36,6 +36,16 @@ def test_ladder_section_lists_each_rung_and_stage_per_fact_type():
     assert ladder_section({"evals": {}}) == []
 
 
+def test_ladder_section_shows_both_encoder_readings_beside_the_probe():
+    count = lambda acc: {"count": {"accuracy": acc, "n": 10}}
+    summary = {"perception": {"encoder": {"by_type": count(0.9), "frames": {"by_type": count(0.9)},
+                                          "heads": {"by_type": count(0.6)}}}}
+    lines = ladder_section(summary)
+    assert any("| encoder_pretrain | 90 % (10) |" in line for line in lines)
+    assert any("| encoder_pretrain, frames only | 90 % (10) |" in line for line in lines)
+    assert any("| encoder_pretrain, heads only | 60 % (10) |" in line for line in lines)
+
+
 def test_text_control_section_shows_the_paired_claim():
     summary = {"evals": {"final": {"text_control": {"items": 10, "accuracy": {"think": 0.7, "no_think": 0.4}}}},
                "claims": [{"name": "text: think > no-think", "stage": "final", "diff": 0.3, "ci95": [0.1, 0.5],
