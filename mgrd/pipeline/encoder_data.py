@@ -5,17 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mgrd.pipeline import data as D
 from mgrd.training.config import SourceConfig
 
-if TYPE_CHECKING:
-    from mgrd.pipeline.stages import Context
 
-
-def encoder_sources(ctx: Context, sdir: Path, spec) -> list[SourceConfig]:
-    """The stored clips of the train split and, with `streamed_share`, references to fresh world items
+def encoder_sources(ctx, sdir: Path, spec) -> list[SourceConfig]:
+    """`ctx`: the run's `mgrd.pipeline.stages.Context`. The stored clips of the train split and, with `streamed_share`, references to fresh world items
     (one per sample drawn, so no streamed clip is seen twice)."""
     from mgrd.data.world.targets import STREAMED_FAMILIES, stream_references
 
@@ -36,7 +32,7 @@ def encoder_sources(ctx: Context, sdir: Path, spec) -> list[SourceConfig]:
 PROBE_STREAM_OFFSET = 1 << 16
 
 
-def encoder_probe_sources(ctx: Context, sdir: Path, spec) -> list[SourceConfig]:
+def encoder_probe_sources(ctx, sdir: Path, spec) -> list[SourceConfig]:
     """`probe_clips` held-out clips for the encoder's probe accuracy: fresh held-out items of the families made
     on the fly (their frame-level truth is known), and the stored held-out clips of the other families
     (speech) in proportion."""
