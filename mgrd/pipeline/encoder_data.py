@@ -11,8 +11,8 @@ from mgrd.training.config import SourceConfig
 
 
 def encoder_sources(ctx, sdir: Path, spec) -> list[SourceConfig]:
-    """`ctx`: the run's `mgrd.pipeline.stages.Context`. The stored clips of the train split and, with `streamed_share`, references to fresh world items
-    (one per sample drawn, so no streamed clip is seen twice)."""
+    """The stored clips of the train split and, with `streamed_share`, references to fresh world items
+    (one per sample drawn, so no streamed clip is seen twice). `ctx` is the run's stages.Context."""
     from mgrd.data.world.targets import STREAMED_FAMILIES, stream_references
 
     stored = SourceConfig(D.write(sdir / "clips.jsonl", D.encoder_records(ctx.records("train"), ctx.world_dir)),
