@@ -4,13 +4,13 @@ per fact type of the decoder's answer to "Describe what you hear.", each setting
     python bench/describe.py --run-dir runs/quickstart --set audio_pretrain.steps=600
 
 Starts from a finished run's encoder stage (its frozen encoder and adaptor) and trains the audio-text
-stage on that run's own sources (answers and descriptions of its train split) with the recipe's
-settings and with each `--set` variant; then describes fresh `dev` items (never the held-out split, so
-settings chosen here do not tune the pipeline's ladder) and checks every claim with the event-bound
-verifier. `--shuffled` adds a control per setting: the same descriptions asked of another item's clips
-of the same family, so a reader sees how much of the accuracy the audio carries. Wilson 95 %
-intervals; n is the number of claims, which differs between settings since each describes in its own
-words.
+stage on that run's own sources (answers and descriptions of its train split) with the run's recipe
+(its `recipe.yaml`) and with each `--set` variant of it; then describes fresh `dev` items (never the
+held-out split, so settings chosen here do not tune the pipeline's ladder) and checks every claim
+with the event-bound verifier. `--shuffled` adds a control per setting: the same question asked about
+each item with another item's clips of the same family, so a reader sees how much of the accuracy
+the audio carries. Wilson 95 % intervals; n is the number of claims, which differs between settings
+since each describes in its own words.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def describe(model: str, items: list[Record], root: Path, out: Path, temperature
 
 def train(run_dir: Path, overrides: list[str], out: Path) -> tuple[str, float]:
     """The run's audio-text stage retrained with `overrides`, from the run's encoder stage."""
-    spec = load_recipe("tiny", overrides).audio_pretrain
+    spec = load_recipe(str(run_dir / "recipe.yaml"), overrides).audio_pretrain   # the run's own recipe
     stage = run_dir / "audio_pretrain"
     sources = [SourceConfig(str(stage / f)) for f in ("answers.jsonl", "descriptions.jsonl") if (stage / f).is_file()]
     cfg = sft_config(spec, str(run_dir / "encoder_pretrain" / "train" / "model"), sources,
@@ -76,7 +76,8 @@ def train(run_dir: Path, overrides: list[str], out: Path) -> tuple[str, float]:
 
 
 def show(name: str, result: dict, wall: float | None = None) -> None:
-    print(f"\n{name}" + (f": {wall:.0f} s" if wall is not None else "") + f", {result.get('checked', 0)} claims checked")
+    took = f": {wall:.0f} s" if wall is not None else ""
+    print(f"\n{name}{took}, {result.get('checked', 0)} claims checked")
     for kind, v in sorted(result.get("by_type", {}).items()):
         if isinstance(v, dict) and v.get("n"):
             lo, hi = wilson_interval(round(v["accuracy"] * v["n"]), v["n"])
@@ -93,7 +94,7 @@ def main() -> None:
     parser.add_argument("--shuffled", action="store_true", help="also describe each setting on swapped clips")
     parser.add_argument("--out", type=Path, help="write all results as JSON here")
     args = parser.parse_args()
-    for needed in ("encoder_pretrain/train/model", "audio_pretrain/descriptions.jsonl"):
+    for needed in ("recipe.yaml", "encoder_pretrain/train/model", "audio_pretrain/descriptions.jsonl"):
         if not (args.run_dir / needed).exists():
             parser.error(f"{args.run_dir / needed} is missing: run the quickstart (or `mgrd train`) to its "
                          "audio_pretrain stage first")
