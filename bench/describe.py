@@ -2,6 +2,7 @@
 per fact type of the decoder's answer to "Describe what you hear.", each setting against the recipe's.
 
     python bench/describe.py --run-dir runs/quickstart --set audio_pretrain.steps=600
+    python bench/describe.py --model mgrd/pipeline/bases/tiny-audio-v1 --shuffled   # a model as it is
 
 Starts from a finished run's encoder stage (its frozen encoder and adaptor) and trains the audio-text
 stage on that run's own sources (answers and descriptions of its train split) with the run's recipe
@@ -9,8 +10,9 @@ stage on that run's own sources (answers and descriptions of its train split) wi
 held-out split, so settings chosen here do not tune the pipeline's ladder) and checks every claim
 with the event-bound verifier. `--shuffled` adds a control per setting: the same question asked about
 each item with another item's clips of the same family, so a reader sees how much of the accuracy
-the audio carries. Wilson 95 % intervals; n is the number of claims, which differs between settings
-since each describes in its own words.
+the audio carries. `--model` describes a checkpoint as it is (an audio base), with no training.
+Wilson 95 % intervals; n is the number of claims, which differs between settings since each
+describes in its own words.
 """
 
 from __future__ import annotations
@@ -86,29 +88,38 @@ def show(name: str, result: dict, wall: float | None = None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", type=Path, required=True, help="a run whose encoder stage has finished")
+    parser.add_argument("--run-dir", type=Path, help="a run whose encoder stage has finished")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a variant: recipe overrides, comma-separated (repeat for more variants)")
+    parser.add_argument("--model", action="append", default=[], type=Path,
+                        help="a checkpoint to describe as it is (repeat for more)")
     parser.add_argument("--items", type=int, default=160, help="dev items to generate (audio items are described)")
     parser.add_argument("--temperature", type=float, default=0.7, help="as the pipeline's eval samples")
     parser.add_argument("--shuffled", action="store_true", help="also describe each setting on swapped clips")
     parser.add_argument("--out", type=Path, help="write all results as JSON here")
     args = parser.parse_args()
+    if args.run_dir is None and not args.model:
+        parser.error("give --run-dir (retrain its audio-text stage) or --model (describe a checkpoint), or both")
     for needed in ("recipe.yaml", "encoder_pretrain/train/model", "audio_pretrain/descriptions.jsonl"):
-        if not (args.run_dir / needed).exists():
+        if args.run_dir is not None and not (args.run_dir / needed).exists():
             parser.error(f"{args.run_dir / needed} is missing: run the quickstart (or `mgrd train`) to its "
                          "audio_pretrain stage first")
-    variants = [("recipe", [])] + [(v, v.split(",")) for v in args.set]
+    for model in args.model:
+        if not (model / "config.json").is_file():
+            parser.error(f"--model {model}: not a checkpoint directory (no config.json)")
+    variants = ([("recipe", [])] + [(v, v.split(",")) for v in args.set]) if args.run_dir is not None else []
     results = []
     with tempfile.TemporaryDirectory(prefix="mgrd-describe-bench-") as tmp:
         scratch = Path(tmp)
         items = dev_items(scratch / "dev", args.items)
-        for i, (name, overrides) in enumerate(variants):
-            model, wall = train(args.run_dir, overrides, scratch / f"v{i}")
+        jobs = [(str(m), None, None) for m in args.model] + [(name, overrides, i) for i, (name, overrides)
+                                                             in enumerate(variants)]
+        for n, (name, overrides, i) in enumerate(jobs):
+            model, wall = (name, None) if overrides is None else train(args.run_dir, overrides, scratch / f"v{i}")
             entry = {"name": name, "overrides": overrides, "wall_s": wall,
-                     "describe": describe(model, items, scratch / "dev", scratch / f"v{i}-eval", args.temperature)}
+                     "describe": describe(model, items, scratch / "dev", scratch / f"e{n}", args.temperature)}
             if args.shuffled:
-                entry["shuffled"] = describe(model, swapped(items), scratch / "dev", scratch / f"v{i}-shuffled",
+                entry["shuffled"] = describe(model, swapped(items), scratch / "dev", scratch / f"e{n}-shuffled",
                                              args.temperature)
             results.append(entry)
             show(name, entry["describe"], wall)

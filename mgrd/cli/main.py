@@ -14,6 +14,7 @@ app.command("init-tiny")(model_commands.init_tiny)
 app.command("info")(model_commands.info)
 app.command("merge-adapter")(model_commands.merge_adapter)
 app.command("export-text-base")(model_commands.export_text_base)
+app.command("export-base")(model_commands.export_base)
 app.command("chat")(chat.chat)
 
 # Command groups that live in their own modules; each module has `register(app)`.

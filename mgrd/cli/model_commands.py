@@ -1,5 +1,6 @@
-"""`mgrd init-tiny`, `mgrd info`, `mgrd merge-adapter` and `mgrd export-text-base`: make a random tiny
-checkpoint, describe any checkpoint, merge a LoRA adapter into its base, export a decoder as a text base."""
+"""`mgrd init-tiny`, `mgrd info`, `mgrd merge-adapter`, `mgrd export-text-base` and `mgrd export-base`: make a
+random tiny checkpoint, describe any checkpoint, merge a LoRA adapter into its base, export a decoder as a text
+base or a whole model as an audio base."""
 
 from __future__ import annotations
 
@@ -134,3 +135,19 @@ def export_text_base(
         base = export(model_dir, out, made_by={"note": note} if note else None, dtype=dtype)
     console.print(f"text base {out}: {base.manifest['parameters'] / 1e6:.2f} M decoder parameters in {dtype}, "
                   f"sha256 {base.digest[:16]}…")
+
+
+def export_base(
+    model_dir: Annotated[Path, typer.Argument(help="checkpoint directory (official layout) to export whole")],
+    out: Annotated[Path, typer.Option("--out", help="new directory of the audio base")],
+    probes: Annotated[Path | None, typer.Option(help="the encoder stage's probes.json, kept with the base")] = None,
+    dtype: Annotated[str, typer.Option(help="bfloat16 or float32")] = "bfloat16",
+    note: Annotated[str, typer.Option(help="how the checkpoint was made, kept in MANIFEST.json")] = "",
+) -> None:
+    """Export a whole checkpoint (encoder, adaptor, decoder, tokenizer) as an audio base for `model.base`."""
+    from mgrd.pipeline.audio_base import export
+
+    with user_errors():
+        base = export(model_dir, out, probes=probes, made_by={"note": note} if note else None, dtype=dtype)
+    console.print(f"audio base {out}: {base.manifest['parameters'] / 1e6:.2f} M parameters in {dtype}, "
+                  f"sha256 {base.manifest['sha256'][:16]}…")

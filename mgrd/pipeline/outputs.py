@@ -57,6 +57,7 @@ class DataSet:
 class BaseModel:
     model: ModelDir
     parameters: int | None = None      # None for a released checkpoint (not loaded to count)
+    probes: Mapping | None = None      # an audio base's encoder probes, measured when it was made
 
 
 @artifact

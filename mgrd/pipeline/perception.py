@@ -88,10 +88,11 @@ def ladder_section(summary: Mapping) -> list[str]:
     rungs: dict[str, dict[str, Mapping]] = {}
     encoder = (summary.get("perception") or {}).get("encoder")
     if isinstance(encoder, Mapping):
-        rungs["encoder"] = {"encoder_pretrain": encoder.get("by_type") or {}}
+        stage = str(encoder.get("stage", "encoder_pretrain"))
+        rungs["encoder"] = {stage: encoder.get("by_type") or {}}
         for reading in ("frames", "heads"):   # both readings, where the probes report them
             if isinstance(encoder.get(reading), Mapping):
-                rungs["encoder"][f"encoder_pretrain, {reading} only"] = encoder[reading].get("by_type") or {}
+                rungs["encoder"][f"{stage}, {reading} only"] = encoder[reading].get("by_type") or {}
     for stage, e in (summary.get("evals") or {}).items():
         ladder = e.get("ladder") if isinstance(e, Mapping) else None
         for rung in ("verbalisation", "chains"):

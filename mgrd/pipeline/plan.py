@@ -197,15 +197,14 @@ def preset_config(name: str):
 def recipe_config(recipe, shapes: str = "r1"):
     """The model config a recipe trains: model.base's config.json if it exists, the recipe's own tiny
     sizes when it builds one, else the `shapes` preset (a placeholder base path)."""
-    from pathlib import Path
-
     from mgrd.model import read_config
     from mgrd.model.config import AdaptorConfig, AudioLMConfig, EncoderConfig, TextConfig
     from mgrd.model import AudioTokenIds
+    from mgrd.pipeline.audio_base import locate
 
     m = recipe.model
-    if m.base and (Path(m.base) / "config.json").is_file():
-        return read_config(m.base), f"{m.base}/config.json"
+    if m.base and (locate(m.base) / "config.json").is_file():
+        return read_config(locate(m.base)), f"{m.base}/config.json"
     if m.base:
         return preset_config(shapes), f"{shapes} shapes (model.base {m.base} is not here)"
     vocab = -(-m.vocab_size // 64) * 64

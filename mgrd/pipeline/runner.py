@@ -162,7 +162,9 @@ def write_summary(run_dir: Path, recipe_name: str, results: Mapping[str, StageRe
         elif isinstance(out, O.CognitionTrained):
             summary["cognition"] = dict(vars(out.report))
         elif isinstance(out, O.EncoderTrained) and out.probes:
-            summary.setdefault("perception", {})["encoder"] = dict(out.probes)
+            summary.setdefault("perception", {})["encoder"] = dict(out.probes) | {"stage": "encoder_pretrain"}
+        elif isinstance(out, O.BaseModel) and out.probes:   # an encoder stage of this run, if any, comes later
+            summary.setdefault("perception", {})["encoder"] = dict(out.probes) | {"stage": "base (when made)"}
         elif isinstance(out, O.DataSet):
             summary["data"] = out.summary()
             if out.source == "world":

@@ -164,16 +164,18 @@ def world(ctx: Context) -> StageResult[DataSet]:
 
 
 def base_model(ctx: Context, data_stage: StageResult[DataSet]) -> StageResult[BaseModel]:
-    """The starting checkpoint: `model.base`, or a new tiny model whose tokenizer and decoder come from
-    `model.text_base` or are a BPE trained on the data's text and random weights."""
+    """The starting checkpoint: `model.base` (a checkpoint directory or a shipped audio base), or a new tiny
+    model whose tokenizer and decoder come from `model.text_base` or are a BPE trained on the data's text and
+    random weights."""
     spec = ctx.recipe.model
     if spec.base:   # the data stays upstream: later stages read it
-        if not (Path(spec.base) / "config.json").is_file():
-            raise FileNotFoundError(f"model.base={spec.base} is not a checkpoint directory (no config.json); "
-                                    "give a local Step-Audio-2-mini or Step-Audio-R1 directory")
-        released = ModelDir.of(spec.base)   # its digest in the key: new weights at the same path rerun
+        from mgrd.pipeline import audio_base as AB
+
+        base = AB.resolve(spec.base)
+        released = ModelDir.of(base.path)   # its digest in the key: new weights at the same path rerun
         return ctx.runner.stage("base", settings(spec, released.digest), [data_stage],
-                                lambda sdir: BaseModel(released), code=(HERE,))
+                                lambda sdir: BaseModel(released, probes=base.probes),
+                                code=(HERE, "mgrd.pipeline.audio_base"))
 
     text_base = None
     if spec.text_base:

@@ -41,11 +41,13 @@ class TextBase:
     manifest: Mapping
 
 
-def shipped_names() -> list[str]:
-    return sorted(p.name for p in SHIPPED.iterdir() if (p / MANIFEST).is_file()) if SHIPPED.is_dir() else []
+def shipped_names(kind: str = "text") -> list[str]:
+    """The shipped bases of `kind` (text: a decoder for `model.text_base`; audio: a whole model for `model.base`)."""
+    found = [p for p in SHIPPED.iterdir() if (p / MANIFEST).is_file()] if SHIPPED.is_dir() else []
+    return sorted(p.name for p in found if json.loads((p / MANIFEST).read_text()).get("kind", "text") == kind)
 
 
-def _sha256(path: Path) -> str:
+def weights_sha256(path: Path) -> str:
     from mgrd.evaluation.identity import file_sha256
 
     return file_sha256(path, remember=False)     # read every time: a damaged file must be noticed
@@ -63,7 +65,7 @@ def resolve(name_or_dir: str | os.PathLike) -> TextBase:
     if missing:
         raise FileNotFoundError(f"text base {path} lacks {', '.join(missing)} (make one with `mgrd export-text-base`)")
     manifest = json.loads((path / MANIFEST).read_text())
-    digest = _sha256(path / WEIGHTS)
+    digest = weights_sha256(path / WEIGHTS)
     if manifest.get("sha256") != digest:
         raise ValueError(f"text base {path}: {WEIGHTS} has sha256 {digest[:16]}…, its manifest says "
                          f"{str(manifest.get('sha256'))[:16]}…; the file is damaged or was replaced")
@@ -101,38 +103,24 @@ def load_into(model, base: TextBase) -> None:
     model.load_state_dict({k: state[k].to(own[k].dtype) for k in own}, strict=False)
 
 
-def export(model_dir: str | os.PathLike, out: str | os.PathLike, *, made_by: Mapping | None = None,
-           dtype: str = "bfloat16") -> TextBase:
-    """Write the decoder and tokenizer of checkpoint `model_dir` as a text base at `out` (whole, then moved in)."""
-    import torch
-    from safetensors import safe_open
-    from safetensors.torch import save_file
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
-    model_dir, out = Path(model_dir), Path(out)
-    if dtype not in ("bfloat16", "float32"):
-        raise ValueError(f"dtype={dtype!r}; accepted: bfloat16, float32")
+
+def copy_tokenizer(model_dir: Path, out: Path) -> None:
+    for name in TOKENIZER_FILES:
+        if (model_dir / name).is_file():
+            shutil.copy2(model_dir / name, out / name)
+
+
+def write_dir(out: Path, fill) -> None:
+    """Make directory `out` whole or not at all: `fill(tmp)` writes the files and returns the manifest,
+    written last; the directory is then moved into place (read-only files)."""
     if out.exists():
         raise ValueError(f"{out} already exists; give a new directory")
-    config = json.loads((model_dir / "config.json").read_text())
-    files = sorted(model_dir.glob("*.safetensors"))
-    if not files or "text_config" not in config:
-        raise FileNotFoundError(f"{model_dir} is not a checkpoint of this layout (config.json with text_config, "
-                                "*.safetensors)")
-    state = {}
-    for f in files:
-        with safe_open(f, "pt") as s:
-            state.update({k: s.get_tensor(k).to(getattr(torch, dtype)).contiguous()
-                          for k in s.keys() if k.startswith(DECODER_PREFIXES)})
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        save_file(state, tmp / WEIGHTS, metadata={"format": "pt"})
-        (tmp / CONFIG).write_text(json.dumps(config["text_config"], indent=2) + "\n")
-        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-            if (model_dir / name).is_file():
-                shutil.copy2(model_dir / name, tmp / name)
-        manifest = {"name": out.name, "sha256": _sha256(tmp / WEIGHTS), "dtype": dtype,
-                    "parameters": sum(t.numel() for t in state.values()), "made_by": dict(made_by or {})}
+        manifest = fill(tmp)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         for f in tmp.iterdir():
             f.chmod(0o644)
@@ -141,4 +129,44 @@ def export(model_dir: str | os.PathLike, out: str | os.PathLike, *, made_by: Map
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def read_state(model_dir: Path, dtype: str, prefixes: tuple[str, ...] | None = None) -> tuple[dict, dict]:
+    """A checkpoint's config.json and its tensors (those under `prefixes`, or all) cast to `dtype`."""
+    import torch
+    from safetensors import safe_open
+
+    if dtype not in ("bfloat16", "float32"):
+        raise ValueError(f"dtype={dtype!r}; accepted: bfloat16, float32")
+    files = sorted(model_dir.glob("*.safetensors"))
+    if not files or not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{model_dir} is not a checkpoint of this layout (config.json with text_config, "
+                                "*.safetensors)")
+    config = json.loads((model_dir / "config.json").read_text())
+    if "text_config" not in config:
+        raise FileNotFoundError(f"{model_dir}/config.json has no text_config: not a checkpoint of this layout")
+    state = {}
+    for f in files:
+        with safe_open(f, "pt") as s:
+            state.update({k: s.get_tensor(k).to(getattr(torch, dtype)).contiguous()
+                          for k in s.keys() if prefixes is None or k.startswith(prefixes)})
+    return config, state
+
+
+def export(model_dir: str | os.PathLike, out: str | os.PathLike, *, made_by: Mapping | None = None,
+           dtype: str = "bfloat16") -> TextBase:
+    """Write the decoder and tokenizer of checkpoint `model_dir` as a text base at `out` (whole, then moved in)."""
+    from safetensors.torch import save_file
+
+    model_dir, out = Path(model_dir), Path(out)
+    config, state = read_state(model_dir, dtype, DECODER_PREFIXES)
+
+    def fill(tmp: Path) -> dict:
+        save_file(state, tmp / WEIGHTS, metadata={"format": "pt"})
+        (tmp / CONFIG).write_text(json.dumps(config["text_config"], indent=2) + "\n")
+        copy_tokenizer(model_dir, tmp)
+        return {"name": out.name, "sha256": weights_sha256(tmp / WEIGHTS), "dtype": dtype,
+                "parameters": sum(t.numel() for t in state.values()), "made_by": dict(made_by or {})}
+
+    write_dir(out, fill)
     return resolve(out)
