@@ -243,7 +243,7 @@ class Recipe:
     eval: EvalSpec = field(default_factory=EvalSpec)
 
 
-SHIPPED = ("tiny", "smoke", "step-audio-r1")
+SHIPPED = ("tiny", "smoke", "step-audio-r1", "tiny-audio-base")
 
 
 def shipped_recipe(name: str) -> str:

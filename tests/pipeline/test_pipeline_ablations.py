@@ -25,7 +25,7 @@ def test_the_grpo_variant_runs_both_rl_stages_without_a_critic():
     assert GROUPS["rl_estimator/ppo (critic)"] == "mgrd" and GROUPS["rl_estimator/grpo"] == "grpo"
     # nothing before the RL stages changes, so the variant shares them with the MGRD run
     before_rl = [k for k in ("text_pretrain", "audio_pretrain", "cold_start") if k in mgrd]
-    assert {"audio_pretrain", "cold_start"} <= set(before_rl) and set(before_rl) <= set(configs)
+    assert "cold_start" in before_rl and set(before_rl) <= set(configs)
     assert all(configs[k] == mgrd[k] for k in before_rl)
 
 

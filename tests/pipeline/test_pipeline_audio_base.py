@@ -90,3 +90,30 @@ def test_export_base_command(tmp_path):
     assert AB.resolve(tmp_path / "ab").manifest["made_by"] == {"note": "made here"}
     wrong = CliRunner().invoke(app, ["export-base", str(tmp_path), "--out", str(tmp_path / "ab2")])
     assert wrong.exit_code != 0 and "not a checkpoint of this layout" in wrong.output
+
+
+def test_the_shipped_audio_base_is_intact_and_is_what_its_recipe_makes():
+    import yaml
+
+    from mgrd.pipeline.recipe import recipe_dict
+
+    tiny = load_recipe("tiny")
+    assert tiny.model.base in TB.shipped_names("audio")
+    base = AB.resolve(tiny.model.base)
+    made = base.manifest["made_by"]
+    as_run, shipped = yaml.safe_load(made["recipe"]), recipe_dict(load_recipe("tiny-audio-base"))
+    making = ("seed", "data", "world", "model", "text_pretrain", "encoder_pretrain", "audio_pretrain")
+    assert {k: as_run[k] for k in making} == {k: shipped[k] for k in making}
+    for recipe in (as_run, shipped):                                           # and no MGRD stage ran
+        assert recipe["cold_start"]["steps"] == recipe["text_rl"]["iterations"] == recipe["cognition"]["steps"] == 0
+        assert recipe["iterations"]["count"] == 0
+    assert as_run["data"]["source"] == "world" and made["weights"] == "audio_pretrain/train/model"  # train split
+    config = json.loads((base.path / "config.json").read_text())["text_config"]
+    sizes = load_recipe("tiny-audio-base").model
+    assert all(config[theirs] == getattr(sizes, ours) for theirs, ours in TB.SIZES.items())
+    text = TB.resolve(shipped["model"]["text_base"])
+    assert (base.path / "tokenizer.json").read_bytes() == (text.path / "tokenizer.json").read_bytes()
+    decoder, state = load_file(text.path / TB.WEIGHTS), load_file(base.path / AB.WEIGHTS)
+    assert not torch.equal(state["lm_head.weight"], decoder["lm_head.weight"])      # trained beyond the text base
+    assert sum(t.numel() for t in state.values()) == base.manifest["parameters"]
+    assert {"count", "pitch"} <= set(base.probes["by_type"])                          # rung (a) as it was made

@@ -1,4 +1,4 @@
-"""Text bases: the shipped one is intact and fits the tiny recipe; export, load and the base stage."""
+"""Text bases: the shipped one is intact and fits the recipe that makes the audio base; export, load, the base stage."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from mgrd.pipeline.runner import Runner
 SMALL_WORLD = ["world.families=[text]", "world.train=24", "world.heldout=8"]
 
 
-def test_the_shipped_base_is_intact_and_fits_the_tiny_recipe():
-    recipe = load_recipe("tiny")
+def test_the_shipped_base_is_intact_and_fits_the_recipe_of_the_audio_base():
+    recipe = load_recipe("tiny-audio-base")
     assert recipe.model.text_base in TB.shipped_names()
     base = TB.resolve(recipe.model.text_base)
     TB.check_fits(base, recipe.model)
@@ -91,4 +91,4 @@ def test_bad_text_bases_get_clear_errors(tmp_path):
     with pytest.raises(ValueError, match=r"model.hidden_size=64 \(the base has 192\)"):
         TB.check_fits(TB.resolve("tiny-text-v1"), small.model)
     with pytest.raises(ValueError, match="model.base and model.text_base contradict"):
-        load_recipe("tiny", [f"model.base={tmp_path}"])
+        load_recipe("tiny-audio-base", [f"model.base={tmp_path}"])

@@ -14,11 +14,16 @@ def test_every_stage_of_every_shipped_recipe_builds_a_valid_trainer_config(name)
     recipe = load_recipe(name)
     configs = stage_configs(recipe)
     it = recipe.iterations
-    expected = {"cold_start", "text_rl", "cognition"} | ({"iterations.sft", "iterations.rl"} if it.count else set())
-    assert expected <= set(configs)
+    runs = {"text_pretrain": recipe.text_pretrain.steps, "encoder_pretrain": recipe.encoder_pretrain.steps,
+            "audio_pretrain": recipe.audio_pretrain.steps, "cold_start": recipe.cold_start.steps,
+            "text_rl": recipe.text_rl.iterations, "cognition": recipe.cognition.steps,
+            "iterations.sft": it.count and it.sft.steps, "iterations.rl": it.count and it.rl.iterations}
+    assert set(configs) == {stage for stage, n in runs.items() if n > 0}     # a config for every stage that runs
     for cfg in configs.values():
         with pytest.raises(dataclasses.FrozenInstanceError):   # a built config cannot drift from what was checked
             cfg.run = None
+    if "text_rl" not in configs:                           # the audio base's recipe: pretraining only
+        return
     sft, rl, dpo = configs["iterations.sft"] if it.count else None, configs["text_rl"], configs["cognition"]
     assert isinstance(rl, PPOConfig) and isinstance(dpo, DPOConfig)
     assert rl.micro_batch_size == recipe.text_rl.micro_batch_size
@@ -40,8 +45,8 @@ def test_paper_recipe_sft_takes_the_distilled_chains_length():
 def test_tiny_recipe_trains_as_before():
     """The new knobs default to what the trainers did before them: whole-batch forwards, 4,096 tokens, 64 rollouts."""
     configs = stage_configs(load_recipe("tiny"))
-    assert "text_pretrain" not in configs            # the tiny recipe starts from a shipped text base
-    configs.update(stage_configs(load_recipe("tiny", ["text_pretrain.steps=200"])))
+    assert "text_pretrain" not in configs            # the tiny recipe starts from a shipped audio base
+    configs.update(stage_configs(load_recipe("tiny", ["text_pretrain.steps=200", "audio_pretrain.steps=200"])))
     for stage in ("text_pretrain", "audio_pretrain", "cold_start", "iterations.sft"):
         assert (configs[stage].micro_batch_size, configs[stage].max_length) == (0, 4096)
     for stage in ("text_rl", "iterations.rl"):
