@@ -81,9 +81,8 @@ def export(model_dir: str | os.PathLike, out: str | os.PathLike, *, probes: str 
     def fill(tmp: Path) -> dict:
         save_file(state, tmp / WEIGHTS, metadata={"format": "pt"})
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        for name in ("generation_config.json",):
-            if (model_dir / name).is_file():
-                shutil.copy2(model_dir / name, tmp / name)
+        if (model_dir / "generation_config.json").is_file():
+            shutil.copy2(model_dir / "generation_config.json", tmp / "generation_config.json")
         copy_tokenizer(model_dir, tmp)
         if probes is not None:
             shutil.copy2(probes, tmp / PROBES)

@@ -203,8 +203,9 @@ def recipe_config(recipe, shapes: str = "r1"):
     from mgrd.pipeline.audio_base import locate
 
     m = recipe.model
-    if m.base and (locate(m.base) / "config.json").is_file():
-        return read_config(locate(m.base)), f"{m.base}/config.json"
+    base = locate(m.base) if m.base else None
+    if base is not None and (base / "config.json").is_file():
+        return read_config(base), f"{m.base}/config.json"
     if m.base:
         return preset_config(shapes), f"{shapes} shapes (model.base {m.base} is not here)"
     vocab = -(-m.vocab_size // 64) * 64
